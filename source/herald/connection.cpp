@@ -1,0 +1,71 @@
+#include "herald/connection.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace herald {
+
+namespace {
+// Room beyond the message limit for the control items (a ping, the close), so that control
+// never competes with messages for the last slot.
+constexpr std::size_t control_slots = 2;
+}  // namespace
+
+Connection::Connection(asio::any_io_executor executor, std::uint64_t id, Login login,
+                       tcp::endpoint remote, OutboxLimits limits)
+    : executor_(executor),
+      id_(id),
+      uid_(std::move(login.uid)),
+      protocol_(login.protocol),
+      remote_(remote),
+      limits_(limits),
+      outbox_(executor, limits.messages + control_slots),
+      last_heard_(Clock::now().time_since_epoch().count()) {}
+
+bool Connection::enqueue(MessagePtr message) {
+    std::size_t size = message->frame(protocol_).size();
+    // Only the hub adds to these counters, so checking and then adding cannot overshoot; the
+    // writer only ever lowers them.
+    if (queued_messages_.load(std::memory_order_relaxed) >= limits_.messages ||
+        queued_bytes_.load(std::memory_order_relaxed) + size > limits_.bytes)
+        return false;
+    queued_messages_.fetch_add(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_add(size, std::memory_order_relaxed);
+    if (outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::message, std::move(message)}))
+        return true;
+    // The channel refused: it was closed by an earlier close().
+    queued_messages_.fetch_sub(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_sub(size, std::memory_order_relaxed);
+    return false;
+}
+
+void Connection::enqueue_ping() {
+    outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::ping, {}});
+}
+
+void Connection::close(const CloseReason& reason, bool flush) {
+    // The reason is stored before the channel is told; the channel's lock orders this store
+    // before the writer's load.
+    close_reason_.store(&reason, std::memory_order_release);
+    if (flush && outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::close, {}})) return;
+    outbox_.close();  // drops what is queued; the writer then sees channel_closed
+}
+
+void Connection::abort() {
+    asio::post(executor_, [self = shared_from_this()] {
+        if (self->socket_ == nullptr) return;  // the connection has already ended
+        error_code ignored;
+        self->socket_->close(ignored);
+    });
+}
+
+awaitable<std::tuple<error_code, Outgoing>> Connection::receive() {
+    return outbox_.async_receive(use_nothrow);
+}
+
+void Connection::sent(const Outgoing& outgoing) {
+    if (outgoing.kind != Outgoing::Kind::message) return;
+    queued_messages_.fetch_sub(1, std::memory_order_relaxed);
+    queued_bytes_.fetch_sub(outgoing.message->frame(protocol_).size(), std::memory_order_relaxed);
+}
+
+}  // namespace herald

@@ -1,0 +1,115 @@
+// The part of a WebSocket connection that the hub and the connection's own coroutines share.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <tuple>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+
+#include "herald/net.hpp"
+#include "herald/protocol.hpp"
+
+namespace herald {
+
+using Clock = std::chrono::steady_clock;
+
+// Why the server closes a connection: its WebSocket close code and reason.
+struct CloseReason {
+    std::uint16_t code;
+    std::string_view reason;
+};
+
+namespace close_reasons {
+inline constexpr CloseReason shutdown{1001, "server shutting down"};
+inline constexpr CloseReason slow_consumer{1008, "slow consumer"};
+inline constexpr CloseReason pong_timeout{1008, "pong timeout"};
+}  // namespace close_reasons
+
+// What the writer coroutine sends next.
+struct Outgoing {
+    enum class Kind : std::uint8_t { message, ping, close };
+    Kind kind = Kind::close;
+    MessagePtr message;
+};
+
+struct OutboxLimits {
+    std::size_t messages;
+    std::size_t bytes;
+};
+
+// A registered WebSocket connection as the hub sees it: who it is, its bounded outbox, and when
+// its peer was last heard from.
+//
+// Threading: the hub is the only producer and calls the producer functions from its strand; the
+// connection's writer is the only consumer, on the connection's strand. The outbox is a
+// concurrent channel because those are two strands, and the hub never waits on it: a full outbox
+// is the slow-consumer policy's business, not a reason to block publishing to everyone else.
+class Connection : public std::enable_shared_from_this<Connection> {
+  public:
+    Connection(asio::any_io_executor executor, std::uint64_t id, Login login, tcp::endpoint remote,
+               OutboxLimits limits);
+
+    std::uint64_t id() const { return id_; }
+    const std::string& uid() const { return uid_; }
+    Protocol protocol() const { return protocol_; }
+    const tcp::endpoint& remote() const { return remote_; }
+
+    // Producer side.
+
+    // Queues `message` unless that would go past the outbox limits. False means nothing was
+    // queued and the caller must close this connection as a slow consumer.
+    bool enqueue(MessagePtr message);
+    // Queues a ping if there is room: an outbox that is full is about to be closed anyway.
+    void enqueue_ping();
+    // Has the writer send a close frame with `reason`. With `flush`, what is already queued is
+    // sent first when the queue has room for the close; otherwise the queue is dropped.
+    // `reason` must outlive the connection: one of close_reasons.
+    void close(const CloseReason& reason, bool flush);
+    // Drops the socket without a close handshake, for a peer that did not finish closing in time.
+    void abort();
+
+    // Consumer side.
+
+    // The next thing to send; fails with experimental::error::channel_closed once the outbox
+    // was closed without a flush, and with operation_aborted when the wait is cancelled.
+    awaitable<std::tuple<error_code, Outgoing>> receive();
+    // Releases the outbox budget that a message held, once the writer is done with it.
+    void sent(const Outgoing& outgoing);
+    CloseReason close_reason() const { return *close_reason_.load(std::memory_order_acquire); }
+
+    // `socket` is what abort() closes; attached and detached on the connection's strand, by the
+    // coroutine that owns the socket.
+    void attach(tcp::socket* socket) { socket_ = socket; }
+    void detach() { socket_ = nullptr; }
+
+    // Keep-alive clock: the reader touches it on every frame from the peer, pongs included.
+    void touch() {
+        last_heard_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    Clock::time_point last_heard() const {
+        return Clock::time_point(Clock::duration(last_heard_.load(std::memory_order_relaxed)));
+    }
+
+  private:
+    using Outbox = asio::experimental::concurrent_channel<void(error_code, Outgoing)>;
+
+    asio::any_io_executor executor_;  // the connection's strand
+    std::uint64_t id_;
+    std::string uid_;
+    Protocol protocol_;
+    tcp::endpoint remote_;
+    OutboxLimits limits_;
+    Outbox outbox_;
+    std::atomic<std::size_t> queued_messages_{0};
+    std::atomic<std::size_t> queued_bytes_{0};
+    std::atomic<const CloseReason*> close_reason_{&close_reasons::shutdown};
+    std::atomic<Clock::rep> last_heard_;
+    tcp::socket* socket_ = nullptr;  // the connection's strand only
+};
+
+}  // namespace herald

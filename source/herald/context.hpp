@@ -1,0 +1,16 @@
+// What every connection's coroutines share. The Server owns all of it, and it outlives them.
+#pragma once
+
+#include "herald/config.hpp"
+#include "herald/connection.hpp"
+#include "herald/hub.hpp"
+
+namespace herald {
+
+struct Context {
+    const Config& config;
+    Hub& hub;
+    Clock::time_point started_at;
+};
+
+}  // namespace herald

@@ -1,0 +1,91 @@
+#include "herald/http_api.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "herald/protocol.hpp"
+
+namespace herald {
+namespace json = boost::json;
+namespace {
+
+Response json_response(http::status status, const json::object& body, unsigned version) {
+    Response response{status, version};
+    response.set(http::field::server, "herald");
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::cache_control, "no-store");
+    response.body() = json::serialize(body);
+    response.prepare_payload();
+    return response;
+}
+
+Response method_not_allowed(std::string_view allowed, unsigned version) {
+    Response response =
+        error_response(http::status::method_not_allowed, "method not allowed", version);
+    response.set(http::field::allow, allowed);
+    return response;
+}
+
+std::string_view path_of(std::string_view target) {
+    return target.substr(0, target.find('?'));
+}
+
+awaitable<Response> send(const Request& request, Context& context) {
+    auto parsed = request.method() == http::verb::get ? parse_send_query(request.target())
+                                                      : parse_send_body(request.body());
+    if (!parsed)
+        co_return error_response(http::status::bad_request, parsed.error(), request.version());
+    MessagePtr message = make_message(parsed->message);
+    std::size_t delivered =
+        co_await context.hub.publish(std::move(parsed->uids), std::move(message));
+    co_return json_response(http::status::ok, {{"delivered", delivered}}, request.version());
+}
+
+awaitable<Response> stats(const Request& request, Context& context) {
+    HubStats stats = co_await context.hub.stats();
+    auto uptime =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - context.started_at);
+    co_return json_response(http::status::ok,
+                            {{"connections", stats.connections},
+                             {"users", stats.users},
+                             {"messages_published", stats.messages_published},
+                             {"messages_delivered", stats.messages_delivered},
+                             {"slow_consumer_disconnects", stats.slow_consumer_disconnects},
+                             {"uptime_seconds", uptime.count()}},
+                            request.version());
+}
+
+}  // namespace
+
+Response error_response(http::status status, std::string_view message, unsigned version) {
+    return json_response(status, {{"error", message}}, version);
+}
+
+awaitable<Response> handle_request(Request request, Context& context) {
+    std::string_view path = path_of(request.target());
+    http::verb method = request.method();
+    if (path == "/send") {
+        if (method != http::verb::get && method != http::verb::post)
+            co_return method_not_allowed("GET, POST", request.version());
+        co_return co_await send(request, context);
+    }
+    if (path == "/stats") {
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        co_return co_await stats(request, context);
+    }
+    if (path == "/healthz") {
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        co_return json_response(http::status::ok, {{"status", "ok"}}, request.version());
+    }
+    if (path == "/ws") {
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        Response response =
+            error_response(http::status::upgrade_required,
+                           "this endpoint takes WebSocket upgrades only", request.version());
+        response.set(http::field::upgrade, "websocket");
+        co_return response;
+    }
+    co_return error_response(http::status::not_found, "no such endpoint", request.version());
+}
+
+}  // namespace herald

@@ -1,0 +1,125 @@
+#include "herald/http_session.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "herald/http_api.hpp"
+#include "herald/log.hpp"
+#include "herald/websocket_session.hpp"
+
+namespace herald {
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace {
+
+// The answer owed to a request that could not be parsed; none when the peer simply went away
+// (or timed out, or the server stopped) and nobody is left to read an answer.
+std::optional<Response> answer_to_read_error(const error_code& error) {
+    if (error == http::error::header_limit)
+        return error_response(http::status::request_header_fields_too_large,
+                              "request head too large", 11);
+    if (error == http::error::body_limit)
+        return error_response(http::status::payload_too_large, "request body too large", 11);
+    if (error.category() == http::make_error_code(http::error::bad_method).category() &&
+        error != http::error::end_of_stream && error != http::error::partial_message)
+        return error_response(http::status::bad_request, "malformed HTTP request", 11);
+    return std::nullopt;
+}
+
+std::string_view path_of(std::string_view target) {
+    return target.substr(0, target.find('?'));
+}
+
+// Logs error answers with the path only: a query string may carry message content, which is
+// never logged.
+void log_answer(std::uint64_t id, const tcp::endpoint& remote, std::string_view path,
+                const Response& response) {
+    if (response.result_int() < 400) return;
+    log_info("http_error", {{"conn", id},
+                            {"remote", remote},
+                            {"path", path},
+                            {"status", response.result_int()},
+                            {"error", response.body()}});
+}
+
+bool expects_continue(const Request& head) {
+    return beast::iequals(head[http::field::expect], "100-continue");
+}
+
+}  // namespace
+
+awaitable<void> serve_connection(tcp::socket socket, std::uint64_t id,
+                                 std::shared_ptr<StopSignal> stop, Context& context) {
+    error_code ignored;
+    tcp::endpoint remote = socket.remote_endpoint(ignored);
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    const Config& config = context.config;
+
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(config.max_header_size));
+        parser.body_limit(config.max_body);
+        // One deadline covers the whole request, so a client that trickles its head or body
+        // byte by byte is dropped all the same.
+        stream.expires_after(config.http_timeout);
+
+        // Shutdown interrupts only this wait for the next request, never a request in flight.
+        if (stop->stop_requested()) break;
+        error_code error;
+        {
+            auto on_stop = stop->on_stop([&stream] { stream.cancel(); });
+            std::tie(error, std::ignore) =
+                co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+        }
+
+        if (!error && websocket::is_upgrade(parser.get())) {
+            if (path_of(parser.get().target()) == "/ws") {
+                co_await run_websocket_session(std::move(stream), parser.release(), id, remote,
+                                               std::move(stop), context);
+                co_return;
+            }
+        }
+
+        if (!error && expects_continue(parser.get())) {
+            auto length = parser.content_length();
+            if (length && *length > config.max_body) {
+                error = http::error::body_limit;
+            } else {
+                http::response<http::empty_body> go_on{http::status::continue_, 11};
+                std::tie(error, std::ignore) =
+                    co_await http::async_write(stream, go_on, use_nothrow);
+            }
+        }
+        if (!error && !parser.is_done())
+            std::tie(error, std::ignore) =
+                co_await http::async_read(stream, buffer, parser, use_nothrow);
+
+        if (error) {
+            if (auto answer = answer_to_read_error(error)) {
+                answer->keep_alive(false);
+                log_answer(id, remote, path_of(parser.get().target()), *answer);
+                co_await http::async_write(stream, *answer, use_nothrow);
+            }
+            break;
+        }
+
+        Request request = parser.release();
+        std::string path(path_of(request.target()));  // short paths need no allocation
+        bool keep_alive = request.keep_alive();
+        Response response = co_await handle_request(std::move(request), context);
+        response.keep_alive(keep_alive && !stop->stop_requested());
+        log_answer(id, remote, path, response);
+        auto [write_error, written] = co_await http::async_write(stream, response, use_nothrow);
+        if (write_error || !response.keep_alive()) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace herald

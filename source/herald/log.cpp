@@ -1,0 +1,103 @@
+#include "herald/log.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace herald {
+namespace {
+
+std::atomic<LogLevel> current_level{LogLevel::info};
+
+constexpr std::array<std::string_view, 4> level_names{"debug", "info", "warn", "error"};
+
+bool needs_quotes(std::string_view value) {
+    if (value.empty()) return true;
+    for (unsigned char c : value)
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) return true;
+    return false;
+}
+
+void append_value(std::string& line, std::string_view value) {
+    if (!needs_quotes(value)) {
+        line += value;
+        return;
+    }
+    line += '"';
+    for (unsigned char c : value) {
+        if (c == '"' || c == '\\') {
+            line += '\\';
+            line += static_cast<char>(c);
+        } else if (c < ' ' || c == 0x7f) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            line += escaped;
+        } else {
+            line += static_cast<char>(c);
+        }
+    }
+    line += '"';
+}
+
+void append_time(std::string& line) {
+    auto now = std::chrono::system_clock::now();
+    auto seconds = std::chrono::system_clock::to_time_t(now);
+    auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[40];
+    std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(millis.count()));
+    line += text;
+}
+
+}  // namespace
+
+LogField::LogField(std::string_view key, const tcp::endpoint& endpoint) : key(key) {
+    auto address = endpoint.address();
+    value = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+    value += ':';
+    value += std::to_string(endpoint.port());
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+    for (std::size_t i = 0; i < level_names.size(); ++i)
+        if (level_names[i] == name) return static_cast<LogLevel>(i);
+    return std::nullopt;
+}
+
+void set_log_level(LogLevel level) {
+    current_level.store(level, std::memory_order_relaxed);
+}
+
+bool log_enabled(LogLevel level) {
+    return level >= current_level.load(std::memory_order_relaxed);
+}
+
+void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+    if (!log_enabled(level)) return;
+    std::string line;
+    line.reserve(128);
+    append_time(line);
+    line += ' ';
+    line += level_names[static_cast<std::size_t>(level)];
+    line += ' ';
+    line += event;
+    for (const auto& field : fields) {
+        line += ' ';
+        line += field.key;
+        line += '=';
+        append_value(line, field.value);
+    }
+    line += '\n';
+    // One write(2) per line: concurrent lines stay whole without a lock. A failed log write has
+    // nowhere to be reported, so it is ignored.
+    [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace herald

@@ -1,0 +1,140 @@
+#include "herald/protocol.hpp"
+
+#include <unordered_set>
+
+#include <boost/beast/websocket/detail/utf8_checker.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+namespace herald {
+namespace json = boost::json;
+
+namespace {
+
+// Publishing to the same user twice in one request would deliver the message twice.
+// The first occurrence of each uid is kept, in order.
+void remove_duplicates(std::vector<std::string>& uids) {
+    // The views point into `uids`, which is left untouched until `unique` is complete.
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(uids.size());
+    std::vector<std::string> unique;
+    unique.reserve(uids.size());
+    for (const auto& uid : uids)
+        if (seen.insert(uid).second) unique.push_back(uid);
+    uids = std::move(unique);
+}
+
+boost::system::result<json::object, std::string> parse_object(std::string_view text,
+                                                              std::string_view what) {
+    boost::system::error_code error;
+    json::value value = json::parse(text, error);
+    if (error) return std::string(what) + " is not valid JSON";
+    if (!value.is_object()) return std::string(what) + " must be a JSON object";
+    return std::move(value.as_object());
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+    // The same validator Beast applies to inbound text frames, so that what we send passes
+    // every client's check too.
+    return boost::beast::websocket::detail::check_utf8(text.data(), text.size());
+}
+
+std::optional<std::string_view> uid_error(std::string_view uid) {
+    if (uid.empty()) return "uid is empty";
+    if (uid.size() > max_uid_size) return "uid is longer than 128 bytes";
+    for (unsigned char c : uid)
+        if (c < 0x20 || c == 0x7f) return "uid has control characters";
+    if (!is_valid_utf8(uid)) return "uid is not valid UTF-8";
+    return std::nullopt;
+}
+
+boost::system::result<Login, LoginError> parse_login(std::string_view frame) {
+    boost::system::error_code error;
+    json::value value = json::parse(frame, error);
+    if (error) return LoginError("login is not valid JSON");
+    const json::object* login = value.if_object();
+    if (login == nullptr) return LoginError("login must be a JSON object");
+
+    Login result;
+    if (const json::value* version = login->if_contains("v")) {
+        if (!version->is_int64() || version->as_int64() != 1)
+            return LoginError("unsupported protocol version");
+        result.protocol = Protocol::json;
+    }
+    const json::value* uid = login->if_contains("uid");
+    if (uid == nullptr) return LoginError("uid is missing");
+    if (!uid->is_string()) return LoginError("uid must be a string");
+    std::string_view text = uid->as_string();
+    if (auto problem = uid_error(text)) return LoginError(*problem);
+    result.uid.assign(text);
+    return result;
+}
+
+boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target) {
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url) return std::string("malformed request target");
+    auto params = url->params();  // decodes %XX and '+'
+    auto uid = params.find("uid");
+    if (uid == params.end() || !(*uid).has_value) return std::string("uid is missing");
+    auto message = params.find("message");
+    if (message == params.end() || !(*message).has_value) return std::string("message is missing");
+
+    SendRequest request;
+    request.uids.push_back((*uid).value);
+    if (auto problem = uid_error(request.uids.front())) return std::string(*problem);
+    std::string text = (*message).value;
+    if (!is_valid_utf8(text)) return std::string("message is not valid UTF-8");
+    request.message = json::string(std::move(text));
+    return request;
+}
+
+boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body) {
+    auto object = parse_object(body, "body");
+    if (!object) return object.error();
+
+    SendRequest request;
+    const json::value* uid = object->if_contains("uid");
+    const json::value* uids = object->if_contains("uids");
+    if (uid != nullptr && uids != nullptr) return std::string("give uid or uids, not both");
+    if (uid != nullptr) {
+        if (!uid->is_string()) return std::string("uid must be a string");
+        request.uids.emplace_back(uid->as_string());
+    } else if (uids != nullptr) {
+        if (!uids->is_array()) return std::string("uids must be an array of strings");
+        for (const json::value& each : uids->as_array()) {
+            if (!each.is_string()) return std::string("uids must be an array of strings");
+            request.uids.emplace_back(each.as_string());
+        }
+        if (request.uids.empty()) return std::string("uids is empty");
+    } else {
+        return std::string("uid is missing");
+    }
+    for (const auto& each : request.uids)
+        if (auto problem = uid_error(each)) return std::string(*problem);
+    remove_duplicates(request.uids);
+
+    json::value* message = object->if_contains("message");
+    if (message == nullptr) return std::string("message is missing");
+    request.message = std::move(*message);
+    return request;
+}
+
+MessagePtr make_message(const json::value& message) {
+    auto built = std::make_shared<Message>();
+    if (const json::string* text = message.if_string())
+        built->text.assign(text->data(), text->size());
+    else
+        built->text = json::serialize(message);
+    built->envelope = json::serialize(json::object{{"type", "message"}, {"data", message}});
+    return built;
+}
+
+std::string welcome_frame(std::string_view uid) {
+    return json::serialize(json::object{{"type", "welcome"}, {"uid", uid}});
+}
+
+}  // namespace herald

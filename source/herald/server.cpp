@@ -1,0 +1,88 @@
+#include "herald/server.hpp"
+
+#include <sys/resource.h>
+
+#include "herald/log.hpp"
+
+namespace herald {
+namespace {
+
+HubOptions hub_options(const Config& config) {
+    return HubOptions{config.ping_interval, config.pong_timeout, config.close_timeout};
+}
+
+}  // namespace
+
+std::size_t raise_open_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(limit.rlim_cur);
+}
+
+Server::Server(Config config)
+    : config_(std::move(config)),
+      io_context_(static_cast<int>(config_.threads)),
+      hub_(io_context_.get_executor(), hub_options(config_)),
+      context_{config_, hub_, Clock::now()},
+      listener_(io_context_, context_) {}
+
+Server::~Server() {
+    if (!threads_.empty()) {
+        stop();
+        wait();
+    }
+}
+
+tcp::endpoint Server::start() {
+    std::size_t descriptors = raise_open_file_limit();
+    tcp::endpoint endpoint = listener_.listen(config_.address, config_.port);
+    log_info("listening", {{"address", endpoint.address().to_string()},
+                           {"port", endpoint.port()},
+                           {"max_fds", descriptors},
+                           {"threads", config_.threads}});
+    hub_.start();
+    listener_.start();
+    running_threads_ = config_.threads;
+    for (unsigned i = 0; i < config_.threads; ++i) {
+        threads_.emplace_back([this] {
+            io_context_.run();
+            std::lock_guard lock(finished_mutex_);
+            --running_threads_;
+            finished_changed_.notify_all();
+        });
+    }
+    return endpoint;
+}
+
+void Server::stop() {
+    if (stopping_.exchange(true)) return;
+    log_info("shutdown", {{"timeout_ms", config_.shutdown_timeout.count()}});
+    listener_.stop();
+    hub_.close_all();
+    watchdog_ = std::thread([this] { watch_shutdown(); });
+}
+
+void Server::watch_shutdown() {
+    std::unique_lock lock(finished_mutex_);
+    bool finished = finished_changed_.wait_for(lock, config_.shutdown_timeout,
+                                               [this] { return running_threads_ == 0; });
+    if (finished) return;
+    // Last resort: frames still suspended are destroyed without being resumed.
+    log_warn("shutdown_timeout", {{"threads_running", running_threads_}});
+    io_context_.stop();
+}
+
+void Server::wait() {
+    for (auto& thread : threads_)
+        thread.join();
+    threads_.clear();
+    if (watchdog_.joinable()) watchdog_.join();
+    log_info("stopped");
+}
+
+}  // namespace herald

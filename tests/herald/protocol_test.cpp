@@ -1,0 +1,147 @@
+#include "herald/protocol.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace herald;
+namespace json = boost::json;
+
+BOOST_AUTO_TEST_SUITE(protocol)
+
+BOOST_AUTO_TEST_CASE(seed_login_gives_the_uid_and_the_seed_protocol) {
+    auto login = parse_login(R"({"uid":"123"})");
+    BOOST_REQUIRE(login.has_value());
+    BOOST_TEST(login->uid == "123");
+    BOOST_TEST((login->protocol == Protocol::seed));
+}
+
+BOOST_AUTO_TEST_CASE(login_with_v1_opts_into_the_json_protocol) {
+    auto login = parse_login(R"({"uid":"u-1","v":1,"unknown":true})");
+    BOOST_REQUIRE(login.has_value());
+    BOOST_TEST(login->uid == "u-1");
+    BOOST_TEST((login->protocol == Protocol::json));
+}
+
+BOOST_AUTO_TEST_CASE(bad_logins_are_refused_with_a_reason) {
+    struct Case {
+        std::string frame;
+        std::string_view reason;
+    };
+    const Case cases[] = {
+        {"", "login is not valid JSON"},
+        {"{\"uid\":", "login is not valid JSON"},
+        {"not json", "login is not valid JSON"},
+        {"[\"123\"]", "login must be a JSON object"},
+        {"\"123\"", "login must be a JSON object"},
+        {"{}", "uid is missing"},
+        {R"({"user":"123"})", "uid is missing"},
+        {R"({"uid":123})", "uid must be a string"},
+        {R"({"uid":null})", "uid must be a string"},
+        {R"({"uid":""})", "uid is empty"},
+        {"{\"uid\":\"" + std::string(129, 'a') + "\"}", "uid is longer than 128 bytes"},
+        {R"({"uid":"a\nb"})", "uid has control characters"},
+        {R"({"uid":"a\u0000b"})", "uid has control characters"},
+        {R"({"uid":"a","v":2})", "unsupported protocol version"},
+        {R"({"uid":"a","v":"1"})", "unsupported protocol version"},
+    };
+    for (const auto& each : cases) {
+        auto login = parse_login(each.frame);
+        BOOST_TEST_CONTEXT("frame " << each.frame) {
+            BOOST_REQUIRE(login.has_error());
+            BOOST_TEST(login.error() == each.reason);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(uid_limits_are_inclusive) {
+    BOOST_TEST(!uid_error(std::string(128, 'x')).has_value());
+    BOOST_TEST(uid_error(std::string(129, 'x')).has_value());
+    BOOST_TEST(!uid_error("用户-42").has_value());  // any UTF-8 text without control characters
+    BOOST_TEST(uid_error("\xff\xfe").has_value());
+    BOOST_TEST(uid_error("tab\there").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(send_query_decodes_percent_and_plus) {
+    auto request = parse_send_query("/send?uid=123&message=Hello%20World+again%21");
+    BOOST_REQUIRE(request.has_value());
+    BOOST_TEST(request->uids == std::vector<std::string>{"123"}, boost::test_tools::per_element());
+    BOOST_TEST(request->message.as_string() == "Hello World again!");
+}
+
+BOOST_AUTO_TEST_CASE(send_query_refuses_missing_or_bad_fields) {
+    BOOST_TEST(parse_send_query("/send?message=hi").error() == "uid is missing");
+    BOOST_TEST(parse_send_query("/send?uid=1").error() == "message is missing");
+    BOOST_TEST(parse_send_query("/send?uid&message=x").error() == "uid is missing");
+    BOOST_TEST(parse_send_query("/send?uid=&message=x").error() == "uid is empty");
+    BOOST_TEST(parse_send_query("/send?uid=1&message=%FF").error() == "message is not valid UTF-8");
+    BOOST_TEST(parse_send_query("/send?uid=a%0Ab&message=x").error() ==
+               "uid has control characters");
+    BOOST_TEST(parse_send_query("/send?uid=1&message=%zz").has_error());
+}
+
+BOOST_AUTO_TEST_CASE(send_query_allows_an_empty_message) {
+    auto request = parse_send_query("/send?uid=1&message=");
+    BOOST_REQUIRE(request.has_value());
+    BOOST_TEST(request->message.as_string() == "");
+}
+
+BOOST_AUTO_TEST_CASE(send_body_takes_one_uid_or_a_list) {
+    auto one = parse_send_body(R"({"uid":"a","message":"hi"})");
+    BOOST_REQUIRE(one.has_value());
+    BOOST_TEST(one->uids.size() == 1u);
+    BOOST_TEST(one->message.as_string() == "hi");
+
+    auto many = parse_send_body(R"({"uids":["a","b","a","c","b"],"message":{"progress":50}})");
+    BOOST_REQUIRE(many.has_value());
+    BOOST_TEST(many->uids == (std::vector<std::string>{"a", "b", "c"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(many->message.at("progress").as_int64() == 50);
+}
+
+BOOST_AUTO_TEST_CASE(send_body_refuses_what_it_cannot_deliver) {
+    struct Case {
+        std::string_view body;
+        std::string_view error;
+    };
+    const Case cases[] = {
+        {"", "body is not valid JSON"},
+        {"{", "body is not valid JSON"},
+        {"[1]", "body must be a JSON object"},
+        {R"({"message":"x"})", "uid is missing"},
+        {R"({"uid":"a"})", "message is missing"},
+        {R"({"uid":1,"message":"x"})", "uid must be a string"},
+        {R"({"uid":"a","uids":["b"],"message":"x"})", "give uid or uids, not both"},
+        {R"({"uids":"a","message":"x"})", "uids must be an array of strings"},
+        {R"({"uids":["a",2],"message":"x"})", "uids must be an array of strings"},
+        {R"({"uids":[],"message":"x"})", "uids is empty"},
+        {R"({"uids":[""],"message":"x"})", "uid is empty"},
+    };
+    for (const auto& each : cases) {
+        BOOST_TEST_CONTEXT("body " << each.body) {
+            auto request = parse_send_body(each.body);
+            BOOST_REQUIRE(request.has_error());
+            BOOST_TEST(request.error() == each.error);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_string_message_is_delivered_as_is_and_anything_else_as_json) {
+    auto text = make_message(json::string("Hello World"));
+    BOOST_TEST(text->text == "Hello World");
+    BOOST_TEST(json::parse(text->envelope) ==
+               json::parse(R"({"type":"message","data":"Hello World"})"));
+
+    auto object = make_message(json::parse(R"({"job":7,"progress":0.5})"));
+    BOOST_TEST(json::parse(object->text) == json::parse(R"({"job":7,"progress":0.5})"));
+    BOOST_TEST(json::parse(object->envelope) ==
+               json::parse(R"({"type":"message","data":{"job":7,"progress":0.5}})"));
+    BOOST_TEST(object->frame(Protocol::seed) == object->text);
+    BOOST_TEST(object->frame(Protocol::json) == object->envelope);
+}
+
+BOOST_AUTO_TEST_CASE(welcome_names_the_uid) {
+    BOOST_TEST(json::parse(welcome_frame("u\"1")) ==
+               json::parse(R"({"type":"welcome","uid":"u\"1"})"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,211 @@
+// The HTTP API against the real server: answers, errors and keep-alive.
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/server_fixture.hpp"
+
+using namespace herald;
+using namespace herald::test;
+using client::http_request;
+using client::WebSocketClient;
+namespace json = boost::json;
+namespace http = client::http;
+
+namespace {
+
+void check_error(const client::HttpResponse& response, unsigned status, std::string_view error) {
+    BOOST_TEST(response.status == status);
+    BOOST_TEST(response.headers[http::field::content_type] == "application/json");
+    auto body = json::parse(response.body);
+    BOOST_TEST(body.at("error").as_string() == error);
+}
+
+// Sends `request` as raw bytes and returns everything the server answers until it closes.
+awaitable<std::string> raw_exchange(tcp::endpoint server, std::string request) {
+    tcp::socket socket(co_await asio::this_coro::executor);
+    co_await socket.async_connect(server, asio::use_awaitable);
+    co_await asio::async_write(socket, asio::buffer(request), asio::use_awaitable);
+    std::string answer;
+    for (;;) {
+        char chunk[4096];
+        auto [error, n] = co_await socket.async_read_some(asio::buffer(chunk), use_nothrow);
+        answer.append(chunk, n);
+        if (error) co_return answer;
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(http_api)
+
+BOOST_AUTO_TEST_CASE(an_unknown_uid_gives_delivered_0) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto response = co_await http_request(server.endpoint(), http::verb::get,
+                                              "/send?uid=nobody&message=hi");
+        BOOST_TEST(response.status == 200u);
+        BOOST_TEST(json::parse(response.body) == json::parse(R"({"delivered":0})"));
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("messages_published").as_int64() == 1);
+        BOOST_TEST(stats.at("messages_delivered").as_int64() == 0);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(get_send_decodes_percent_escapes_and_plus) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto browser = co_await WebSocketClient::connect(server.endpoint());
+        co_await browser.send(R"({"uid":"user 1"})");
+        co_await send_until_delivered(server.endpoint(), "user 1", "probe");
+        auto probe = co_await browser.receive();
+        BOOST_TEST(probe == "probe");
+        auto response = co_await http_request(server.endpoint(), http::verb::get,
+                                              "/send?uid=user+1&message=50%25+done%2C+%E2%9C%93");
+        BOOST_TEST(json::parse(response.body).at("delivered").as_int64() == 1);
+        auto decoded = co_await browser.receive();
+        BOOST_TEST(decoded == "50% done, \xE2\x9C\x93");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(post_send_delivers_strings_as_is_and_other_json_as_text) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto browser = co_await WebSocketClient::connect(server.endpoint());
+        co_await browser.send(R"({"uid":"u1"})");
+        co_await send_until_delivered(server.endpoint(), "u1", "probe");
+        auto probe = co_await browser.receive();
+        BOOST_TEST(probe == "probe");
+        auto other = co_await WebSocketClient::login(server.endpoint(), "u2", Protocol::json);
+
+        auto answer =
+            co_await post_send(server.endpoint(), json::parse(R"({"uid":"u1","message":"as is"})"));
+        BOOST_TEST(answer == json::parse(R"({"delivered":1})"));
+        auto as_is = co_await browser.receive();
+        BOOST_TEST(as_is == "as is");
+
+        answer = co_await post_send(
+            server.endpoint(),
+            json::parse(R"({"uids":["u1","u2","u1","ghost"],"message":{"order":17}})"));
+        BOOST_TEST(answer == json::parse(R"({"delivered":2})"));
+        auto as_text = co_await browser.receive();
+        BOOST_TEST(json::parse(as_text) == json::parse(R"({"order":17})"));
+        auto as_envelope = co_await other.receive();
+        BOOST_TEST(json::parse(as_envelope) ==
+                   json::parse(R"({"type":"message","data":{"order":17}})"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_get_a_status_and_a_json_error) {
+    Config config = test_config();
+    config.max_body = 1000;
+    config.max_header_size = 2048;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto endpoint = server.endpoint();
+        check_error(co_await http_request(endpoint, http::verb::get, "/send?message=x"), 400,
+                    "uid is missing");
+        check_error(co_await http_request(endpoint, http::verb::get, "/send?uid=1"), 400,
+                    "message is missing");
+        check_error(co_await http_request(endpoint, http::verb::post, "/send", "{oops"), 400,
+                    "body is not valid JSON");
+        check_error(co_await http_request(endpoint, http::verb::post, "/send",
+                                          R"({"uid":["1"],"message":1})"),
+                    400, "uid must be a string");
+        check_error(co_await http_request(endpoint, http::verb::get, "/nothing-here"), 404,
+                    "no such endpoint");
+        auto wrong_method = co_await http_request(endpoint, http::verb::delete_, "/send");
+        check_error(wrong_method, 405, "method not allowed");
+        BOOST_TEST(wrong_method.headers[http::field::allow] == "GET, POST");
+        check_error(co_await http_request(endpoint, http::verb::post, "/stats", "{}"), 405,
+                    "method not allowed");
+        std::string too_large =
+            json::serialize(json::object{{"uid", "1"}, {"message", std::string(2000, 'x')}});
+        check_error(co_await http_request(endpoint, http::verb::post, "/send", too_large), 413,
+                    "request body too large");
+        check_error(co_await http_request(endpoint, http::verb::get, "/ws"), 426,
+                    "this endpoint takes WebSocket upgrades only");
+
+        std::string huge_head =
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(4000, 'f') + "\r\n\r\n";
+        std::string answer = co_await raw_exchange(endpoint, huge_head);
+        BOOST_TEST(answer.starts_with("HTTP/1.1 431"));
+        BOOST_TEST(answer.find(R"({"error":"request head too large"})") != std::string::npos);
+
+        answer = co_await raw_exchange(endpoint, "NONSENSE\r\n\r\n");
+        BOOST_TEST(answer.starts_with("HTTP/1.1 400"));
+        BOOST_TEST(answer.find(R"({"error":"malformed HTTP request"})") != std::string::npos);
+
+        // And the server still serves.
+        auto health = co_await http_request(endpoint, http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(one_keep_alive_connection_carries_many_sends) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto app = co_await WebSocketClient::login(server.endpoint(), "k", Protocol::json);
+        auto publisher = co_await client::HttpClient::connect(server.endpoint());
+        for (int i = 0; i < 200; ++i) {
+            auto response = co_await publisher.get("/send?uid=k&message=" + std::to_string(i));
+            BOOST_REQUIRE_EQUAL(response.status, 200u);
+            BOOST_TEST(response.headers[http::field::connection] != "close");
+        }
+        for (int i = 0; i < 200; ++i) {
+            auto message = co_await app.receive();
+            BOOST_TEST(json::parse(message).at("data").as_string() == std::to_string(i));
+        }
+        // A bad request on a keep-alive connection is answered, and the connection goes on.
+        auto bad = co_await publisher.get("/send?uid=k");
+        BOOST_TEST(bad.status == 400u);
+        auto health = co_await publisher.get("/healthz");
+        BOOST_TEST(health.status == 200u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        tcp::socket socket(co_await asio::this_coro::executor);
+        co_await socket.async_connect(server.endpoint(), asio::use_awaitable);
+        std::string body = R"({"uid":"x","message":"y"})";
+        std::string head =
+            "POST /send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: "
+            "100-continue\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n";
+        co_await asio::async_write(socket, asio::buffer(head), asio::use_awaitable);
+        std::string answer;
+        co_await asio::async_read_until(socket, asio::dynamic_buffer(answer), "\r\n\r\n",
+                                        asio::use_awaitable);
+        BOOST_TEST(answer.starts_with("HTTP/1.1 100 Continue"));
+        answer.clear();
+        co_await asio::async_write(socket, asio::buffer(body), asio::use_awaitable);
+        co_await asio::async_read_until(socket, asio::dynamic_buffer(answer), R"({"delivered":0})",
+                                        asio::use_awaitable);
+        BOOST_TEST(answer.starts_with("HTTP/1.1 200"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(stats_and_healthz_describe_the_hub) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto health = co_await http_request(server.endpoint(), http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+        auto app = co_await WebSocketClient::login(server.endpoint(), "s", Protocol::json);
+        co_await post_send(server.endpoint(), json::parse(R"({"uids":["s","t"],"message":1})"));
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("connections").as_int64() == 1);
+        BOOST_TEST(stats.at("users").as_int64() == 1);
+        BOOST_TEST(stats.at("messages_published").as_int64() == 2);
+        BOOST_TEST(stats.at("messages_delivered").as_int64() == 1);
+        BOOST_TEST(stats.at("slow_consumer_disconnects").as_int64() == 0);
+        BOOST_TEST(stats.at("uptime_seconds").as_int64() >= 0);
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,420 @@
+// The WebSocket side against the real server: logins, delivery, disconnects, limits, shutdown.
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/server_fixture.hpp"
+
+using namespace herald;
+using namespace herald::test;
+using namespace std::chrono_literals;
+using client::WebSocketClient;
+using namespace asio::experimental::awaitable_operators;
+namespace json = boost::json;
+namespace websocket = client::websocket;
+
+namespace {
+
+std::string login_frame(std::string_view uid) {
+    return json::serialize(json::object{{"uid", uid}});
+}
+
+// A WebSocket client below Beast, for what Beast will not do: keep quiet when pinged.
+// It performs the handshake by hand and then reads the server's frames raw.
+struct RawServerFrame {
+    unsigned opcode;
+    std::string payload;
+};
+
+awaitable<tcp::socket> raw_websocket(tcp::endpoint server) {
+    tcp::socket socket(co_await asio::this_coro::executor);
+    co_await socket.async_connect(server, asio::use_awaitable);
+    std::string handshake =
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    co_await asio::async_write(socket, asio::buffer(handshake), asio::use_awaitable);
+    std::string response;
+    co_await asio::async_read_until(socket, asio::dynamic_buffer(response), "\r\n\r\n",
+                                    asio::use_awaitable);
+    BOOST_REQUIRE(response.starts_with("HTTP/1.1 101"));
+    // The server sends nothing before the login, so nothing past the head was read.
+    co_return socket;
+}
+
+// A masked client text frame (the all-zero mask leaves the payload as it is).
+std::string client_text_frame(std::string_view payload) {
+    BOOST_REQUIRE(payload.size() < 126);
+    std::string frame{'\x81', static_cast<char>(0x80 | payload.size()), 0, 0, 0, 0};
+    frame += payload;
+    return frame;
+}
+
+awaitable<std::optional<RawServerFrame>> read_raw_frame(tcp::socket& socket) {
+    unsigned char head[2];
+    auto [error, n] = co_await asio::async_read(socket, asio::buffer(head), use_nothrow);
+    if (error) co_return std::nullopt;
+    BOOST_REQUIRE((head[1] & 0x80) == 0);  // server frames are not masked
+    std::size_t length = head[1] & 0x7f;
+    BOOST_REQUIRE(length < 126);  // control frames only, in these tests
+    RawServerFrame frame{head[0] & 0x0fu, std::string(length, '\0')};
+    co_await asio::async_read(socket, asio::buffer(frame.payload), asio::use_awaitable);
+    co_return frame;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(websocket_sessions)
+
+BOOST_AUTO_TEST_CASE(seed_flow_delivers_hello_world_as_a_text_frame) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto browser = co_await WebSocketClient::connect(server.endpoint(), "/ws");
+        co_await browser.send(R"({"uid":"123"})");
+        // curl "http://localhost:8181/send?uid=123&message=Hello%20World", once it is delivered.
+        co_await send_until_delivered(server.endpoint(), "123", "Hello World");
+        auto frame = co_await browser.read();
+        BOOST_REQUIRE(!frame.error);
+        BOOST_TEST(!frame.binary);
+        BOOST_TEST(frame.data == "Hello World");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(json_protocol_welcomes_and_wraps_messages) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto app = co_await WebSocketClient::connect(server.endpoint());
+        co_await app.send(R"({"uid":"42","v":1})");
+        auto welcome = co_await app.receive();
+        BOOST_TEST(json::parse(welcome) == json::parse(R"({"type":"welcome","uid":"42"})"));
+
+        auto answer = co_await post_send(server.endpoint(),
+                                         json::parse(R"({"uid":"42","message":{"progress":30}})"));
+        BOOST_TEST(answer.at("delivered").as_int64() == 1);
+        auto envelope = co_await app.receive();
+        BOOST_TEST(json::parse(envelope) ==
+                   json::parse(R"({"type":"message","data":{"progress":30}})"));
+        co_await post_send(server.endpoint(), json::parse(R"({"uid":"42","message":"plain"})"));
+        auto plain = co_await app.receive();
+        BOOST_TEST(json::parse(plain) == json::parse(R"({"type":"message","data":"plain"})"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(every_connection_of_a_user_receives_each_message) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        std::vector<WebSocketClient> tabs;
+        for (int i = 0; i < 3; ++i)
+            tabs.push_back(co_await WebSocketClient::login(server.endpoint(), "7", Protocol::json));
+        auto seed_tab = co_await WebSocketClient::connect(server.endpoint());
+        co_await seed_tab.send(login_frame("7"));
+        co_await send_until_delivered(server.endpoint(), "7", "ready", 4);
+        for (auto& tab : tabs) {
+            auto ready = co_await tab.receive();
+            BOOST_TEST(json::parse(ready).at("data") == "ready");
+        }
+        auto seed_ready = co_await seed_tab.receive();
+        BOOST_TEST(seed_ready == "ready");
+
+        auto answer = co_await post_send(server.endpoint(),
+                                         json::parse(R"({"uid":"7","message":"to all tabs"})"));
+        BOOST_TEST(answer.at("delivered").as_int64() == 4);
+        for (auto& tab : tabs) {
+            auto to_all = co_await tab.receive();
+            BOOST_TEST(json::parse(to_all).at("data") == "to all tabs");
+        }
+        auto seed_to_all = co_await seed_tab.receive();
+        BOOST_TEST(seed_to_all == "to all tabs");
+
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("connections").as_int64() == 4);
+        BOOST_TEST(stats.at("users").as_int64() == 1);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(disconnects_of_every_kind_leave_the_hub) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto closing = co_await WebSocketClient::login(server.endpoint(), "a", Protocol::json);
+        auto resetting = co_await WebSocketClient::login(server.endpoint(), "b", Protocol::json);
+        auto vanishing = co_await WebSocketClient::login(server.endpoint(), "c", Protocol::json);
+        co_await wait_for_stat(server.endpoint(), "connections", 3);
+
+        co_await closing.close();  // a close handshake
+        auto& reset_socket = client::beast::get_lowest_layer(resetting.stream()).socket();
+        reset_socket.set_option(asio::socket_base::linger(true, 0));
+        reset_socket.close();  // a TCP reset
+        client::beast::get_lowest_layer(vanishing.stream())
+            .socket()
+            .shutdown(tcp::socket::shutdown_both);
+        co_await wait_for_stat(server.endpoint(), "connections", 0);
+        co_await wait_for_stat(server.endpoint(), "users", 0);
+        auto answer = co_await post_send(server.endpoint(),
+                                         json::parse(R"({"uids":["a","b","c"],"message":"x"})"));
+        BOOST_TEST(answer.at("delivered").as_int64() == 0);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(bad_logins_are_closed_with_1008_and_a_reason) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        struct Case {
+            std::string frame;
+            std::string_view reason;
+        };
+        const Case cases[] = {
+            {"{not json", "login is not valid JSON"},
+            {R"({"user":"1"})", "uid is missing"},
+            {R"({"uid":""})", "uid is empty"},
+            {R"({"uid":42})", "uid must be a string"},
+            {login_frame(std::string(129, 'x')), "uid is longer than 128 bytes"},
+            {R"({"uid":"a\u0007"})", "uid has control characters"},
+        };
+        for (const auto& each : cases) {
+            auto client = co_await WebSocketClient::connect(server.endpoint());
+            co_await client.send(each.frame);
+            auto reason = co_await client.wait_for_close();
+            BOOST_TEST(reason.code == 1008);
+            BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) == each.reason);
+        }
+        auto binary = co_await WebSocketClient::connect(server.endpoint());
+        co_await binary.send_binary(login_frame("1"));
+        auto reason = co_await binary.wait_for_close();
+        BOOST_TEST(reason.code == 1008);
+        BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) ==
+                   "login must be a text frame");
+
+        // Everyone else is still served.
+        auto good = co_await WebSocketClient::login(server.endpoint(), "good", Protocol::json);
+        co_await post_send(server.endpoint(), json::parse(R"({"uid":"good","message":"fine"})"));
+        auto fine = co_await good.receive();
+        BOOST_TEST(json::parse(fine).at("data") == "fine");
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("connections").as_int64() == 1);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(an_oversized_frame_is_closed_with_1009) {
+    Config config = test_config();
+    config.max_message_size = 1024;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto at_login = co_await WebSocketClient::connect(server.endpoint());
+        co_await at_login.send(login_frame(std::string(100, 'x')) + std::string(2000, ' '));
+        auto at_login_close = co_await at_login.wait_for_close();
+        BOOST_TEST(at_login_close.code == 1009);
+
+        auto later = co_await WebSocketClient::login(server.endpoint(), "big", Protocol::json);
+        co_await later.send(std::string(1000, 'y'));  // under the limit: read and ignored
+        co_await later.send(std::string(1025, 'y'));
+        auto later_close = co_await later.wait_for_close();
+        BOOST_TEST(later_close.code == 1009);
+        co_await wait_for_stat(server.endpoint(), "connections", 0);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(no_login_within_the_timeout_is_closed_with_1008) {
+    Config config = test_config();
+    config.login_timeout = 200ms;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto idle = co_await WebSocketClient::connect(server.endpoint());
+        auto reason = co_await idle.wait_for_close();
+        BOOST_TEST(reason.code == 1008);
+        BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) == "login timeout");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_consumer_is_closed_while_others_receive_everything) {
+    Config config = test_config();
+    config.send_queue = 8;
+    config.send_queue_bytes = 256 * 1024;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto slow = co_await WebSocketClient::login(server.endpoint(), "slow", Protocol::json);
+        auto fast = co_await WebSocketClient::login(server.endpoint(), "fast", Protocol::json);
+        auto publisher = co_await client::HttpClient::connect(server.endpoint());
+        std::string body = json::serialize(json::object{{"uids", json::array{"slow", "fast"}},
+                                                        {"message", std::string(60 * 1024, 'm')}});
+        // `slow` never reads, so its socket buffers fill up, then its outbox, and the hub closes
+        // it.
+        int published = 0;
+        for (bool slow_closed = false; !slow_closed; ++published) {
+            BOOST_REQUIRE_LT(published, 5000);
+            auto answer = co_await publisher.post("/send", body);
+            BOOST_REQUIRE_EQUAL(answer.status, 200u);
+            slow_closed = json::parse(answer.body).at("delivered").as_int64() == 1;
+            auto copy = co_await fast.receive();
+            BOOST_TEST(json::parse(copy).at("data").as_string().size() == 60u * 1024);
+        }
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("slow_consumer_disconnects").as_int64() == 1);
+        BOOST_TEST(stats.at("connections").as_int64() == 1);
+
+        // Once it reads again it finds what was already on its way, then the reason.
+        auto reason = co_await slow.wait_for_close();
+        BOOST_TEST(reason.code == 1008);
+        BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) == "slow consumer");
+        BOOST_TEST_MESSAGE("slow consumer closed after " << published << " messages of 60 KiB");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(pings_keep_a_connection_and_silence_closes_it) {
+    Config config = test_config();
+    config.ping_interval = 100ms;
+    config.pong_timeout = 100ms;
+    config.close_timeout = 200ms;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto answering =
+            co_await WebSocketClient::login(server.endpoint(), "answering", Protocol::json);
+        int pings = 0;
+        answering.stream().control_callback([&pings](websocket::frame_type kind, auto) {
+            if (kind == websocket::frame_type::ping) ++pings;
+        });
+
+        // Beast answers pings by itself while it reads, so this one keeps reading until the
+        // message that the other side publishes once the silent client is gone.
+        auto keep_answering = [&]() -> awaitable<void> {
+            for (;;) {
+                auto message = json::parse(co_await answering.receive());
+                if (message.at("type") == "message") {
+                    BOOST_TEST(message.at("data") == "alive");
+                    co_return;
+                }
+            }
+        };
+        // The raw client logs in and never answers.
+        auto stay_silent = [&]() -> awaitable<void> {
+            auto silent = co_await raw_websocket(server.endpoint());
+            co_await asio::async_write(silent,
+                                       asio::buffer(client_text_frame(login_frame("silent"))),
+                                       asio::use_awaitable);
+            std::vector<unsigned> opcodes;
+            std::optional<RawServerFrame> close;
+            while (auto frame = co_await read_raw_frame(silent)) {
+                opcodes.push_back(frame->opcode);
+                if (frame->opcode == 0x8) close = frame;
+            }
+            BOOST_REQUIRE(close.has_value());
+            BOOST_TEST(opcodes.front() == 0x9u);  // pinged first
+            unsigned code = static_cast<unsigned char>(close->payload[0]) << 8 |
+                            static_cast<unsigned char>(close->payload[1]);
+            BOOST_TEST(code == 1008u);
+            BOOST_TEST(close->payload.substr(2) == "pong timeout");
+            co_await post_send(server.endpoint(),
+                               json::parse(R"({"uid":"answering","message":"alive"})"));
+        };
+        co_await (keep_answering() && stay_silent());
+
+        BOOST_TEST(pings >= 2);  // pinged all along, and still registered
+        co_await wait_for_stat(server.endpoint(), "connections", 1);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_flushes_and_closes_every_websocket_with_1001) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto seed = co_await WebSocketClient::connect(server.endpoint());
+        co_await seed.send(login_frame("s"));
+        co_await send_until_delivered(server.endpoint(), "s", "probe");
+        auto app = co_await WebSocketClient::login(server.endpoint(), "j", Protocol::json);
+        auto anonymous = co_await WebSocketClient::connect(server.endpoint());  // never logs in
+        co_await post_send(server.endpoint(),
+                           json::parse(R"({"uids":["s","j"],"message":"last words"})"));
+        co_await wait_for_stat(server.endpoint(), "messages_delivered", 3);
+
+        server.server().stop();
+
+        auto probe = co_await seed.receive();
+        BOOST_TEST(probe == "probe");
+        auto last_words = co_await seed.receive();
+        BOOST_TEST(last_words == "last words");  // queued before the stop: not lost
+        auto seed_close = co_await seed.wait_for_close();
+        BOOST_TEST(seed_close.code == 1001);
+        auto app_last_words = co_await app.receive();
+        BOOST_TEST(json::parse(app_last_words).at("data") == "last words");
+        auto app_close = co_await app.wait_for_close();
+        BOOST_TEST(app_close.code == 1001);
+        auto anonymous_close = co_await anonymous.wait_for_close();
+        BOOST_TEST(anonymous_close.code == 1001);
+    });
+    auto started = std::chrono::steady_clock::now();
+    server.stop();  // returns once every server thread has finished
+    BOOST_TEST_MESSAGE("server threads finished "
+                       << (std::chrono::steady_clock::now() - started) / 1ms
+                       << " ms after the clients saw their close");
+}
+
+BOOST_AUTO_TEST_CASE(many_clients_on_several_threads_receive_all_their_messages_in_order) {
+    TestServer server;
+    constexpr int threads = 4, users_per_thread = 25, messages_per_user = 40;
+    std::vector<std::vector<std::string>> failures(threads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            // The closure is declared before the io_context, so it outlives the coroutine's frame.
+            auto client_side = [&, t]() -> awaitable<void> {
+                std::vector<WebSocketClient> clients;
+                for (int u = 0; u < users_per_thread; ++u)
+                    clients.push_back(co_await WebSocketClient::login(
+                        server.endpoint(), "t" + std::to_string(t) + "u" + std::to_string(u),
+                        Protocol::json));
+                auto publisher = co_await client::HttpClient::connect(server.endpoint());
+                for (int m = 0; m < messages_per_user; ++m) {
+                    for (int u = 0; u < users_per_thread; ++u) {
+                        json::object body{
+                            {"uid", "t" + std::to_string(t) + "u" + std::to_string(u)},
+                            {"message", m}};
+                        auto answer = co_await publisher.post("/send", json::serialize(body));
+                        if (answer.body != R"({"delivered":1})")
+                            failures[t].push_back("publish answered " + answer.body);
+                    }
+                }
+                for (int u = 0; u < users_per_thread; ++u)
+                    for (int m = 0; m < messages_per_user; ++m) {
+                        auto message = json::parse(co_await clients[u].receive());
+                        if (message.at("data") != m)
+                            failures[t].push_back("user " + std::to_string(u) + " expected " +
+                                                  std::to_string(m) + ", got " +
+                                                  json::serialize(message));
+                    }
+            };
+            asio::io_context io_context;
+            bool done = false;
+            asio::co_spawn(io_context, client_side(), [&, t](std::exception_ptr error) {
+                done = true;
+                if (!error) return;
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    failures[t].push_back(e.what());
+                }
+            });
+            io_context.run_for(60s);
+            if (!done) failures[t].push_back("timed out");
+        });
+    }
+    for (auto& worker : workers)
+        worker.join();
+    for (int t = 0; t < threads; ++t) {
+        BOOST_TEST_CONTEXT("thread " << t) {
+            BOOST_TEST(failures[t].empty(), (failures[t].empty() ? "" : failures[t].front()));
+        }
+    }
+    run([&]() -> awaitable<void> {
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("messages_delivered").as_int64() ==
+                   threads * users_per_thread * messages_per_user);
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,78 @@
+#include "support/server_fixture.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace herald::test {
+
+Config test_config() {
+    Config config;
+    config.address = "127.0.0.1";
+    config.port = 0;
+    config.threads = 2;
+    config.log_level = LogLevel::warn;
+    return config;
+}
+
+TestServer::TestServer(Config config) : server_(config) {
+    set_log_level(config.log_level);
+    endpoint_ = server_.start();
+}
+
+TestServer::~TestServer() {
+    stop();
+}
+
+void TestServer::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    server_.stop();
+    server_.wait();
+}
+
+awaitable<boost::json::object> get_stats(tcp::endpoint server) {
+    auto response = co_await client::http_request(server, client::http::verb::get, "/stats");
+    BOOST_REQUIRE_EQUAL(response.status, 200u);
+    co_return boost::json::parse(response.body).as_object();
+}
+
+awaitable<void> wait_for_stat(tcp::endpoint server, std::string field, std::int64_t expected) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    std::int64_t seen = -1;
+    for (int attempt = 0; attempt < 500; ++attempt) {
+        auto stats = co_await get_stats(server);
+        seen = stats.at(field).to_number<std::int64_t>();
+        if (seen == expected) co_return;
+        pause.expires_after(std::chrono::milliseconds(10));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    BOOST_FAIL("/stats " << field << " stayed at " << seen << ", expected " << expected);
+}
+
+awaitable<void> send_until_delivered(tcp::endpoint server, std::string uid, std::string message,
+                                     std::int64_t connections) {
+    auto publisher = co_await client::HttpClient::connect(server);
+    std::string target =
+        "/send?uid=" + client::url_encode(uid) + "&message=" + client::url_encode(message);
+    for (int attempt = 0; attempt < 10'000; ++attempt) {
+        auto response = co_await publisher.get(target);
+        BOOST_REQUIRE_EQUAL(response.status, 200u);
+        auto delivered =
+            boost::json::parse(response.body).at("delivered").to_number<std::int64_t>();
+        if (delivered == connections) co_return;
+        BOOST_REQUIRE_EQUAL(delivered, 0);  // nothing may reach only some of them
+    }
+    BOOST_FAIL("uid " << uid << " never had " << connections << " connections");
+}
+
+awaitable<boost::json::value> post_send(tcp::endpoint server, boost::json::value body,
+                                        unsigned expected_status) {
+    auto response = co_await client::http_request(server, client::http::verb::post, "/send",
+                                                  boost::json::serialize(body));
+    BOOST_REQUIRE_EQUAL(response.status, expected_status);
+    co_return boost::json::parse(response.body);
+}
+
+}  // namespace herald::test
