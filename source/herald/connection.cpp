@@ -21,21 +21,21 @@ Connection::Connection(asio::any_io_executor executor, std::uint64_t id, Login l
       outbox_(executor, limits.messages + control_slots),
       last_heard_(Clock::now().time_since_epoch().count()) {}
 
-bool Connection::enqueue(MessagePtr message) {
+Connection::Enqueued Connection::enqueue(MessagePtr message) {
     std::size_t size = message->frame(protocol_).size();
     // Only the hub adds to these counters, so checking and then adding cannot overshoot; the
     // writer only ever lowers them.
     if (queued_messages_.load(std::memory_order_relaxed) >= limits_.messages ||
         queued_bytes_.load(std::memory_order_relaxed) + size > limits_.bytes)
-        return false;
+        return outbox_.is_open() ? Enqueued::full : Enqueued::closed;
     queued_messages_.fetch_add(1, std::memory_order_relaxed);
     queued_bytes_.fetch_add(size, std::memory_order_relaxed);
     if (outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::message, std::move(message)}))
-        return true;
-    // The channel refused: it was closed by an earlier close().
+        return Enqueued::yes;
+    // The channel refused, so it is closed: by the hub earlier, or by the connection's end.
     queued_messages_.fetch_sub(1, std::memory_order_relaxed);
     queued_bytes_.fetch_sub(size, std::memory_order_relaxed);
-    return false;
+    return Enqueued::closed;
 }
 
 void Connection::enqueue_ping() {

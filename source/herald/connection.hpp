@@ -9,9 +9,10 @@
 #include <tuple>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/experimental/basic_concurrent_channel.hpp>
 
 #include "herald/net.hpp"
+#include "herald/outbox_queue.hpp"
 #include "herald/protocol.hpp"
 
 namespace herald {
@@ -61,9 +62,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     // Producer side.
 
-    // Queues `message` unless that would go past the outbox limits. False means nothing was
-    // queued and the caller must close this connection as a slow consumer.
-    bool enqueue(MessagePtr message);
+    enum class Enqueued { yes, full, closed };
+    // Queues `message` unless that would go past the outbox limits (`full`: the caller must
+    // close this connection as a slow consumer) or the connection is ending (`closed`).
+    Enqueued enqueue(MessagePtr message);
     // Queues a ping if there is room: an outbox that is full is about to be closed anyway.
     void enqueue_ping();
     // Has the writer send a close frame with `reason`. With `flush`, what is already queued is
@@ -80,6 +82,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     awaitable<std::tuple<error_code, Outgoing>> receive();
     // Releases the outbox budget that a message held, once the writer is done with it.
     void sent(const Outgoing& outgoing);
+    // The connection is over from its own side (the peer left): the outbox takes no more, and a
+    // writer waiting on it wakes up.
+    void end() { outbox_.close(); }
     CloseReason close_reason() const { return *close_reason_.load(std::memory_order_acquire); }
 
     // `socket` is what abort() closes; attached and detached on the connection's strand, by the
@@ -96,7 +101,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
   private:
-    using Outbox = asio::experimental::concurrent_channel<void(error_code, Outgoing)>;
+    using Outbox =
+        asio::experimental::basic_concurrent_channel<asio::any_io_executor, OutboxChannelTraits<>,
+                                                     void(error_code, Outgoing)>;
 
     asio::any_io_executor executor_;  // the connection's strand
     std::uint64_t id_;

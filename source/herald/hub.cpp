@@ -132,10 +132,16 @@ std::size_t Hub::deliver(const std::vector<std::string>& uids, const MessagePtr&
         auto user = users_.find(uid);
         if (user == users_.end()) continue;
         for (auto& registration : user->second) {
-            if (registration.connection->enqueue(message))
-                ++delivered;
-            else
-                slow.push_back(registration.connection);
+            switch (registration.connection->enqueue(message)) {
+                case Connection::Enqueued::yes:
+                    ++delivered;
+                    break;
+                case Connection::Enqueued::full:
+                    slow.push_back(registration.connection);
+                    break;
+                case Connection::Enqueued::closed:  // its peer has left; its leave() is on the way
+                    break;
+            }
         }
     }
     // Closed after the loop, since closing unregisters and so changes what the loop walks.

@@ -1,8 +1,11 @@
 #include "herald/websocket_session.hpp"
 
+#include <array>
+#include <exception>
 #include <optional>
 #include <string>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,30 +27,40 @@ namespace {
 constexpr CloseReason login_timeout{1008, "login timeout"};
 constexpr CloseReason login_not_text{1008, "login must be a text frame"};
 
-// Inbound frames after the login are ignored, so their buffer need not stay large.
-constexpr std::size_t idle_read_buffer = 512;
+using WebSocket = websocket::stream<tcp::socket>;
+
+// Completes the opening handshake. The upgrade request is only needed for that, so it lives in
+// this short frame and not in the session's, which may last for days.
+awaitable<error_code> accept(WebSocket& ws, http::request<http::string_body> upgrade) {
+    auto [error] = co_await ws.async_accept(upgrade, use_nothrow);
+    co_return error;
+}
 
 class WebSocketSession {
   public:
-    WebSocketSession(beast::tcp_stream stream, std::uint64_t id, tcp::endpoint remote,
+    WebSocketSession(tcp::socket socket, std::uint64_t id, tcp::endpoint remote,
                      std::shared_ptr<StopSignal> stop, Context& context)
-        : ws_(std::move(stream)),
+        : ws_(std::move(socket)),
           id_(id),
           remote_(remote),
           stop_(std::move(stop)),
-          context_(context) {}
+          context_(context),
+          reader_finished_(ws_.get_executor()) {}
 
     awaitable<void> run(http::request<http::string_body> upgrade);
 
   private:
+    struct ReaderDone;
+
     awaitable<std::optional<Login>> read_login();
     awaitable<void> enforce_login_deadline();
+    awaitable<void> serve(Protocol protocol);
     awaitable<void> read_loop();
     awaitable<void> write_loop();
     awaitable<void> close(CloseReason reason);
     std::string end_reason() const;
 
-    websocket::stream<beast::tcp_stream> ws_;
+    WebSocket ws_;
     std::uint64_t id_;
     tcp::endpoint remote_;
     std::shared_ptr<StopSignal> stop_;
@@ -55,20 +68,40 @@ class WebSocketSession {
     std::shared_ptr<Connection> connection_;
     std::optional<CloseReason> closed_with_;  // set once this side sends a close frame
     error_code error_;                        // the first I/O error that ended the connection
+    bool reader_done_ = false;
+    asio::steady_timer reader_finished_;  // cancelled when the reader is done: an event to await
+};
+
+// The reader's completion, on the connection's strand. A named type rather than a lambda
+// temporary (see the g++ 12 notes in the design doc).
+struct WebSocketSession::ReaderDone {
+    WebSocketSession* session;
+
+    void operator()(std::exception_ptr failure) const {
+        if (failure) {
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::exception& error) {
+                log_error("reader_failed", {{"conn", session->id_}, {"error", error.what()}});
+            }
+        }
+        session->reader_done_ = true;
+        session->connection_->end();         // wakes the writer if it waits for a message
+        session->reader_finished_.cancel();  // wakes the writer if it waits for the reader
+    }
 };
 
 awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade) {
     const Config& config = context_.config;
-    // From here on the websocket's own timeouts apply; the two must not both be armed. Idle
-    // connections are watched by the hub's keep-alive, so Beast's idle timer stays off.
-    beast::get_lowest_layer(ws_).expires_never();
+    // Idle connections are watched by the hub's keep-alive, so Beast's idle timer stays off; its
+    // handshake timeout bounds the opening and closing handshakes.
     ws_.set_option(websocket::stream_base::timeout{config.close_timeout,
                                                    websocket::stream_base::none(), false});
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "herald"); }));
     ws_.read_message_max(config.max_message_size);
 
-    if (auto [error] = co_await ws_.async_accept(upgrade, use_nothrow); error) {
+    if (error_code error = co_await accept(ws_, std::move(upgrade))) {
         log_debug("upgrade_failed", {{"conn", id_}, {"remote", remote_}, {"error", error}});
         co_return;
     }
@@ -81,9 +114,9 @@ awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade) 
 
     Protocol protocol = login->protocol;
     OutboxLimits limits{config.send_queue, config.send_queue_bytes};
-    auto executor = co_await asio::this_coro::executor;
-    connection_ = std::make_shared<Connection>(executor, id_, std::move(*login), remote_, limits);
-    connection_->attach(&beast::get_lowest_layer(ws_).socket());
+    connection_ =
+        std::make_shared<Connection>(ws_.get_executor(), id_, std::move(*login), remote_, limits);
+    connection_->attach(&ws_.next_layer());
     ws_.control_callback(
         [connection = connection_.get()](websocket::frame_type, beast::string_view) {
             connection->touch();  // pongs count as signs of life
@@ -99,22 +132,7 @@ awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade) 
                        {"remote", remote_},
                        {"protocol", protocol == Protocol::json ? "json" : "seed"}});
 
-    ws_.text(true);
-    bool welcomed = true;
-    if (protocol == Protocol::json) {
-        // Sent only now that the hub has the connection: whatever is published after the client
-        // sees its welcome reaches it.
-        std::string welcome = welcome_frame(connection_->uid());
-        auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
-        error_ = error;
-        welcomed = !error;
-    }
-    if (welcomed) {
-        // Both loops return normally on any error or close, never by throwing: `||` cancels the
-        // other branch only when one completes without an exception. Whichever side ends first
-        // thereby takes the other down.
-        co_await (read_loop() || write_loop());
-    }
+    co_await serve(protocol);
 
     context_.hub.leave(connection_);
     connection_->detach();
@@ -160,18 +178,45 @@ awaitable<void> WebSocketSession::enforce_login_deadline() {
     co_await close(stop_->stop_requested() ? close_reasons::shutdown : login_timeout);
 }
 
+// Runs the reader beside the writer until the connection ends, and returns once both are done.
+//
+// The reader is a coroutine of its own on the connection's strand; the writer is this one. When
+// the reader ends (the peer closed or vanished) it ends the outbox, which wakes the writer. When
+// the writer ends (the hub closed the connection, or a write failed) it cancels the reader's
+// read. Either way this frame outlives the reader, which uses the session's members.
+awaitable<void> WebSocketSession::serve(Protocol protocol) {
+    ws_.text(true);
+    if (protocol == Protocol::json) {
+        // Sent only now that the hub has the connection: whatever is published after the client
+        // sees its welcome reaches it.
+        std::string welcome = welcome_frame(connection_->uid());
+        auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
+        if (error) {
+            error_ = error;
+            co_return;
+        }
+    }
+    asio::co_spawn(ws_.get_executor(), read_loop(), ReaderDone{this});
+    co_await write_loop();
+    if (!reader_done_) {
+        error_code ignored;
+        ws_.next_layer().cancel(ignored);
+        reader_finished_.expires_at(asio::steady_timer::time_point::max());
+        co_await reader_finished_.async_wait(use_nothrow);
+    }
+}
+
 awaitable<void> WebSocketSession::read_loop() {
-    beast::flat_buffer buffer;
+    // Frames after the login are read and ignored, as in the seed: a small buffer in this frame
+    // will do, so an idle connection's pending read holds no heap buffer.
+    std::array<char, 128> discard;
     for (;;) {
-        auto [error, size] = co_await ws_.async_read(buffer, use_nothrow);
+        auto [error, size] = co_await ws_.async_read_some(asio::buffer(discard), use_nothrow);
         if (error) {
             if (!error_) error_ = error;
             co_return;
         }
         connection_->touch();
-        // Frames after the login are read and ignored, as in the seed.
-        buffer.clear();
-        if (buffer.capacity() > idle_read_buffer) buffer.shrink_to_fit();
     }
 }
 
@@ -179,11 +224,12 @@ awaitable<void> WebSocketSession::write_loop() {
     Protocol protocol = connection_->protocol();
     for (;;) {
         auto [error, outgoing] = co_await connection_->receive();
+        if (reader_done_) co_return;  // the peer has gone; there is nobody to write to
         if (error == asio::experimental::error::channel_closed) {
-            co_await close(connection_->close_reason());  // closed without a flush
+            co_await close(connection_->close_reason());  // the hub closed it without a flush
             co_return;
         }
-        if (error) co_return;  // cancelled: the reader has ended the connection
+        if (error) co_return;
 
         switch (outgoing.kind) {
             case Outgoing::Kind::message: {
@@ -230,11 +276,10 @@ std::string WebSocketSession::end_reason() const {
 
 }  // namespace
 
-awaitable<void> run_websocket_session(beast::tcp_stream stream,
-                                      http::request<http::string_body> upgrade, std::uint64_t id,
-                                      tcp::endpoint remote, std::shared_ptr<StopSignal> stop,
-                                      Context& context) {
-    WebSocketSession session(std::move(stream), id, remote, std::move(stop), context);
+awaitable<void> run_websocket_session(tcp::socket socket, http::request<http::string_body> upgrade,
+                                      std::uint64_t id, tcp::endpoint remote,
+                                      std::shared_ptr<StopSignal> stop, Context& context) {
+    WebSocketSession session(std::move(socket), id, remote, std::move(stop), context);
     co_await session.run(std::move(upgrade));
 }
 

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <memory>
 
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -18,8 +17,7 @@ namespace herald {
 // runs a reader and a writer until either side ends the connection; unregisters it at the end.
 // Runs on the stream's strand. Never throws for I/O failures.
 awaitable<void> run_websocket_session(
-    boost::beast::tcp_stream stream,
-    boost::beast::http::request<boost::beast::http::string_body> upgrade, std::uint64_t id,
-    tcp::endpoint remote, std::shared_ptr<StopSignal> stop, Context& context);
+    tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> upgrade,
+    std::uint64_t id, tcp::endpoint remote, std::shared_ptr<StopSignal> stop, Context& context);
 
 }  // namespace herald
