@@ -52,23 +52,15 @@ bool expects_continue(const Request& head) {
     return beast::iequals(head[http::field::expect], "100-continue");
 }
 
-// A connection that asked for a WebSocket: its socket and its upgrade request.
-struct Upgrade {
-    tcp::socket socket;
-    Request request;
-};
+}  // namespace
 
-// Serves HTTP requests until the peer is done, a request is malformed, or the server stops
-// (then returns nothing), or until a request asks for a WebSocket on /ws (then returns it).
-// Returning, rather than running the WebSocket session from here, lets this frame and its HTTP
-// buffers go before the session starts: a WebSocket may live for days.
 awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t id,
-                                             const tcp::endpoint& remote,
                                              std::shared_ptr<StopSignal> stop, Context& context) {
+    error_code ignored;
+    tcp::endpoint remote = socket.remote_endpoint(ignored);
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     const Config& config = context.config;
-    error_code ignored;
 
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -91,7 +83,7 @@ awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t i
             path_of(parser.get().target()) == "/ws") {
             // The websocket keeps its own timeouts from here on.
             stream.expires_never();
-            co_return Upgrade{stream.release_socket(), parser.release()};
+            co_return Upgrade{stream.release_socket(), parser.release(), remote};
         }
 
         if (!error && expects_continue(parser.get())) {
@@ -128,19 +120,6 @@ awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t i
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     co_return std::nullopt;
-}
-
-}  // namespace
-
-awaitable<void> serve_connection(tcp::socket socket, std::uint64_t id,
-                                 std::shared_ptr<StopSignal> stop, Context& context) {
-    error_code ignored;
-    tcp::endpoint remote = socket.remote_endpoint(ignored);
-    std::optional<Upgrade> upgrade =
-        co_await serve_http(std::move(socket), id, remote, stop, context);
-    if (!upgrade) co_return;
-    co_await run_websocket_session(std::move(upgrade->socket), std::move(upgrade->request), id,
-                                   remote, std::move(stop), context);
 }
 
 }  // namespace herald

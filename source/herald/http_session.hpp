@@ -4,16 +4,28 @@
 #include <cstdint>
 #include <memory>
 
+#include <optional>
+
 #include "herald/context.hpp"
+#include "herald/http_api.hpp"
 #include "herald/net.hpp"
 #include "herald/stop_signal.hpp"
 
 namespace herald {
 
-// Serves HTTP requests on `socket` until the peer is done, a request is malformed, or the
-// server stops; hands the connection to a WebSocket session when it asks to upgrade on /ws.
+// A connection that asked for a WebSocket: its socket and its upgrade request.
+struct Upgrade {
+    tcp::socket socket;
+    Request request;
+    tcp::endpoint remote;
+};
+
+// Serves HTTP requests on `socket` until the peer is done, a request is malformed, or the server
+// stops (then returns nothing), or until a request asks for a WebSocket on /ws (then returns
+// it, for the caller to start a WebSocket session). Returning rather than running the session
+// from here lets this frame and its HTTP buffers go first: a WebSocket may last for days.
 // Runs on the socket's own strand. Never throws for I/O failures.
-awaitable<void> serve_connection(tcp::socket socket, std::uint64_t id,
-                                 std::shared_ptr<StopSignal> stop, Context& context);
+awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t id,
+                                             std::shared_ptr<StopSignal> stop, Context& context);
 
 }  // namespace herald

@@ -8,6 +8,7 @@
 
 #include "herald/http_session.hpp"
 #include "herald/log.hpp"
+#include "herald/websocket_session.hpp"
 
 namespace herald {
 namespace {
@@ -16,24 +17,45 @@ namespace {
 // it tries again, rather than spinning on an error that has not gone away.
 constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
+// Logs what escaped a connection's coroutine: a bug, which ends that connection only.
+void log_failure(std::uint64_t id, std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& error) {
+        log_error("session_failed", {{"conn", id}, {"error", error.what()}});
+    }
+}
+
 }  // namespace
 
-// Completion of one session's coroutine: forgets its stop signal, and logs what escaped it.
-// A named type rather than a lambda temporary (see the g++ 12 notes in the design doc).
-struct Listener::SessionDone {
+// Completions of a connection's two phases, on its strand. Named types rather than lambda
+// temporaries (see the g++ 12 notes in the design doc).
+struct Listener::WebSocketDone {
     Listener* listener;
     std::uint64_t id;
 
     void operator()(std::exception_ptr failure) const {
-        if (failure) {
-            try {
-                std::rethrow_exception(failure);
-            } catch (const std::exception& error) {
-                log_error("session_failed", {{"conn", id}, {"error", error.what()}});
-            }
-        }
-        asio::post(listener->strand_,
-                   [listener = listener, id = id] { listener->sessions_.erase(id); });
+        log_failure(id, failure);
+        listener->forget(id);
+    }
+};
+
+// The HTTP phase is done: start the WebSocket session if the connection asked for one.
+struct Listener::HttpDone {
+    Listener* listener;
+    std::uint64_t id;
+    std::shared_ptr<StopSignal> stop;
+
+    void operator()(std::exception_ptr failure, std::optional<Upgrade> upgrade) {
+        log_failure(id, failure);
+        if (!upgrade) return listener->forget(id);
+        auto executor = upgrade->socket.get_executor();
+        asio::co_spawn(
+            executor,
+            run_websocket_session(std::move(upgrade->socket), std::move(upgrade->request), id,
+                                  upgrade->remote, std::move(stop), listener->context_),
+            WebSocketDone{listener, id});
     }
 };
 
@@ -96,8 +118,12 @@ void Listener::start_session(tcp::socket socket) {
     auto executor = socket.get_executor();
     auto stop = std::make_shared<StopSignal>(executor);
     sessions_.emplace(id, stop);
-    asio::co_spawn(executor, serve_connection(std::move(socket), id, std::move(stop), context_),
-                   SessionDone{this, id});
+    asio::co_spawn(executor, serve_http(std::move(socket), id, stop, context_),
+                   HttpDone{this, id, stop});
+}
+
+void Listener::forget(std::uint64_t id) {
+    asio::post(strand_, [this, id] { sessions_.erase(id); });
 }
 
 }  // namespace herald

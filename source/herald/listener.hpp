@@ -30,10 +30,12 @@ class Listener {
     void stop();
 
   private:
-    struct SessionDone;
+    struct HttpDone;
+    struct WebSocketDone;
 
     awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
+    void forget(std::uint64_t id);  // any thread
 
     asio::io_context& io_context_;
     Context& context_;

@@ -56,7 +56,6 @@ class WebSocketSession {
     awaitable<void> enforce_login_deadline();
     awaitable<void> serve(Protocol protocol);
     awaitable<void> read_loop();
-    awaitable<void> write_loop();
     awaitable<void> close(CloseReason reason);
     std::string end_reason() const;
 
@@ -178,7 +177,8 @@ awaitable<void> WebSocketSession::enforce_login_deadline() {
     co_await close(stop_->stop_requested() ? close_reasons::shutdown : login_timeout);
 }
 
-// Runs the reader beside the writer until the connection ends, and returns once both are done.
+// Sends the welcome, then runs the reader beside this writer until the connection ends, and
+// returns once both are done.
 //
 // The reader is a coroutine of its own on the connection's strand; the writer is this one. When
 // the reader ends (the peer closed or vanished) it ends the outbox, which wakes the writer. When
@@ -197,7 +197,40 @@ awaitable<void> WebSocketSession::serve(Protocol protocol) {
         }
     }
     asio::co_spawn(ws_.get_executor(), read_loop(), ReaderDone{this});
-    co_await write_loop();
+
+    // The writer's loop: it waits on the outbox, never on the hub.
+    for (bool writing = true; writing;) {
+        auto [error, outgoing] = co_await connection_->receive();
+        if (reader_done_) break;  // the peer has gone; there is nobody to write to
+        if (error == asio::experimental::error::channel_closed) {
+            co_await close(connection_->close_reason());  // the hub closed it without a flush
+            break;
+        }
+        if (error) break;
+
+        error_code write_error;
+        switch (outgoing.kind) {
+            case Outgoing::Kind::message: {
+                const std::string& frame = outgoing.message->frame(protocol);
+                std::tie(write_error, std::ignore) =
+                    co_await ws_.async_write(asio::buffer(frame), use_nothrow);
+                connection_->sent(outgoing);
+                break;
+            }
+            case Outgoing::Kind::ping:
+                std::tie(write_error) = co_await ws_.async_ping({}, use_nothrow);
+                break;
+            case Outgoing::Kind::close:
+                co_await close(connection_->close_reason());
+                writing = false;
+                break;
+        }
+        if (write_error) {
+            if (!error_) error_ = write_error;
+            writing = false;
+        }
+    }
+
     if (!reader_done_) {
         error_code ignored;
         ws_.next_layer().cancel(ignored);
@@ -217,44 +250,6 @@ awaitable<void> WebSocketSession::read_loop() {
             co_return;
         }
         connection_->touch();
-    }
-}
-
-awaitable<void> WebSocketSession::write_loop() {
-    Protocol protocol = connection_->protocol();
-    for (;;) {
-        auto [error, outgoing] = co_await connection_->receive();
-        if (reader_done_) co_return;  // the peer has gone; there is nobody to write to
-        if (error == asio::experimental::error::channel_closed) {
-            co_await close(connection_->close_reason());  // the hub closed it without a flush
-            co_return;
-        }
-        if (error) co_return;
-
-        switch (outgoing.kind) {
-            case Outgoing::Kind::message: {
-                const std::string& frame = outgoing.message->frame(protocol);
-                auto [write_error, written] =
-                    co_await ws_.async_write(asio::buffer(frame), use_nothrow);
-                connection_->sent(outgoing);
-                if (write_error) {
-                    if (!error_) error_ = write_error;
-                    co_return;
-                }
-                break;
-            }
-            case Outgoing::Kind::ping: {
-                auto [ping_error] = co_await ws_.async_ping({}, use_nothrow);
-                if (ping_error) {
-                    if (!error_) error_ = ping_error;
-                    co_return;
-                }
-                break;
-            }
-            case Outgoing::Kind::close:
-                co_await close(connection_->close_reason());
-                co_return;
-        }
     }
 }
 
