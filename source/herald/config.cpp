@@ -1,5 +1,7 @@
 #include "herald/config.hpp"
 
+#include <sched.h>
+
 #include <charconv>
 #include <sstream>
 #include <thread>
@@ -43,7 +45,7 @@ po::options_description describe_options() {
                                 po::value<std::string>()->value_name("N")->default_value("8181"),
                                 "port to listen on; 0 picks a free port")(
         "threads", po::value<std::string>()->value_name("N")->default_value("0"),
-        "I/O threads; 0 means one per core")(
+        "I/O threads; 0 means one per core this process may run on")(
         "log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
         "debug, info, warn or error")(
         "login-timeout", po::value<std::string>()->value_name("TIME")->default_value("10s"),
@@ -81,6 +83,16 @@ boost::system::result<Number, std::string> parse_number(std::string_view text,
         return "--" + std::string(flag) + ": expected a number from " + std::to_string(min) +
                " to " + std::to_string(max) + ", got '" + std::string(text) + "'";
     return number;
+}
+
+// The cores this process may run on: a server pinned to one core (taskset, a container's cpuset)
+// gains nothing from a second thread but the cost of waking it.
+unsigned available_cores() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return static_cast<unsigned>(CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
 }
 
 }  // namespace
@@ -138,7 +150,7 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
     config.port = *port;
     auto threads = parse_number<unsigned>(text("threads"), "threads", 0, 1024);
     if (!threads) return threads.error();
-    config.threads = *threads != 0 ? *threads : std::max(1u, std::thread::hardware_concurrency());
+    config.threads = *threads != 0 ? *threads : available_cores();
     auto level = parse_log_level(text("log-level"));
     if (!level)
         return "--log-level: expected debug, info, warn or error, got '" + text("log-level") + "'";

@@ -1,6 +1,11 @@
 #include "herald/listener.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <exception>
+#include <string_view>
+#include <utility>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -13,8 +18,8 @@
 namespace herald {
 namespace {
 
-// After a failed accept (out of descriptors, most often) the listener waits this long before
-// it tries again, rather than spinning on an error that has not gone away.
+// After a failed accept that it could not answer, the listener waits this long before it tries
+// again, rather than spinning on an error that has not gone away.
 constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
 // Logs what escaped a connection's coroutine: a bug, which ends that connection only.
@@ -65,12 +70,19 @@ Listener::Listener(asio::io_context& io_context, Context& context)
       strand_(asio::make_strand(io_context)),
       acceptor_(strand_) {}
 
+Listener::~Listener() {
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+}
+
 tcp::endpoint Listener::listen(const std::string& address, std::uint16_t port) {
     tcp::endpoint endpoint(asio::ip::make_address(address), port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(asio::socket_base::max_listen_connections);
+    // Synchronous accepts (refusals, below) must never block the listener.
+    acceptor_.non_blocking(true);
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     return acceptor_.local_endpoint();
 }
 
@@ -98,17 +110,43 @@ awaitable<void> Listener::accept_loop() {
         auto [error, socket] =
             co_await acceptor_.async_accept(asio::make_strand(io_context_), use_nothrow);
         if (stopping_) break;
-        if (error) {
-            if (!failing) log_warn("accept_failed", {{"error", error}});
-            failing = true;
-            backoff.expires_after(accept_backoff);
-            co_await backoff.async_wait(use_nothrow);
+        if (!error) {
+            if (failing) log_info("accept_recovered", {{"refused", std::exchange(refused_, 0)}});
+            failing = false;
+            start_session(std::move(socket));
             continue;
         }
-        if (failing) log_info("accept_recovered");
-        failing = false;
-        start_session(std::move(socket));
+        if (!failing) log_warn("accept_failed", {{"error", error}});
+        failing = true;
+        bool out_of_descriptors = error == asio::error::no_descriptors ||
+                                  error == error_code(ENFILE, boost::system::system_category());
+        if (out_of_descriptors && refuse_pending_connection()) continue;
+        // Back off rather than spin on an error that has not gone away.
+        backoff.expires_after(accept_backoff);
+        co_await backoff.async_wait(use_nothrow);
     }
+}
+
+bool Listener::refuse_pending_connection() {
+    // The reserve descriptor makes room for exactly one: the connection is taken off the
+    // backlog, told why, and closed, so that clients see a clear answer instead of a hang.
+    if (reserve_fd_ < 0) return false;
+    ::close(reserve_fd_);
+    reserve_fd_ = -1;
+    error_code error;
+    tcp::socket refused = acceptor_.accept(error);
+    if (!error) {
+        static constexpr std::string_view answer =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
+            "45\r\n"
+            "Connection: close\r\n\r\n{\"error\":\"server is at its connection limit\"}";
+        refused.non_blocking(true, error);
+        refused.send(asio::buffer(answer), 0, error);  // best effort: it is closed either way
+        refused.close(error);
+    }
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ++refused_;
+    return reserve_fd_ >= 0;
 }
 
 void Listener::start_session(tcp::socket socket) {

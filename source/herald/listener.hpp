@@ -18,6 +18,7 @@ namespace herald {
 class Listener {
   public:
     Listener(asio::io_context& io_context, Context& context);
+    ~Listener();
 
     // Binds and listens; throws boost::system::system_error when it cannot. Returns the bound
     // endpoint (the real port when 0 was asked for).
@@ -35,6 +36,7 @@ class Listener {
 
     awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
+    bool refuse_pending_connection();
     void forget(std::uint64_t id);  // any thread
 
     asio::io_context& io_context_;
@@ -46,6 +48,10 @@ class Listener {
     std::unordered_map<std::uint64_t, std::shared_ptr<StopSignal>> sessions_;
     std::uint64_t next_id_ = 1;
     bool stopping_ = false;
+    // A descriptor held back for the moment the process runs out of them (see
+    // refuse_pending_connection), and how many connections were refused that way.
+    int reserve_fd_ = -1;
+    std::uint64_t refused_ = 0;
 };
 
 }  // namespace herald

@@ -1,6 +1,6 @@
 // The herald binary itself: its command line, its start-up line, and SIGTERM.
 #include <signal.h>
-#include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,33 +11,39 @@
 
 #include "support/server_fixture.hpp"
 
-extern char** environ;
-
 using namespace herald;
 using namespace herald::test;
 using client::WebSocketClient;
 
 namespace {
 
-// The herald binary as a child process, with its stderr on a pipe.
+// The herald binary as a child process, with its stderr on a pipe; optionally with a lower
+// limit on open files.
 class Child {
   public:
-    explicit Child(std::vector<std::string> args) {
+    explicit Child(std::vector<std::string> args, rlim_t open_files = 0) {
         int pipe_ends[2];
         BOOST_REQUIRE(pipe(pipe_ends) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, pipe_ends[1], STDERR_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, pipe_ends[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, pipe_ends[0]);
         args.insert(args.begin(), HERALD_BINARY);
         std::vector<char*> argv;
         for (auto& arg : args)
             argv.push_back(arg.data());
         argv.push_back(nullptr);
-        BOOST_REQUIRE(posix_spawn(&pid_, HERALD_BINARY, &actions, nullptr, argv.data(), environ) ==
-                      0);
-        posix_spawn_file_actions_destroy(&actions);
+        pid_ = fork();
+        BOOST_REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            // Only async-signal-safe calls between fork and exec.
+            if (open_files != 0) {
+                rlimit limit{open_files, open_files};
+                setrlimit(RLIMIT_NOFILE, &limit);
+            }
+            dup2(pipe_ends[1], STDERR_FILENO);
+            dup2(pipe_ends[1], STDOUT_FILENO);
+            close(pipe_ends[0]);
+            close(pipe_ends[1]);
+            execv(HERALD_BINARY, argv.data());
+            _exit(127);
+        }
         close(pipe_ends[1]);
         output_ = pipe_ends[0];
     }
@@ -73,6 +79,22 @@ std::string read_all(int fd) {
     return text;
 }
 
+// Reads the start-up line and returns the endpoint it names.
+awaitable<tcp::endpoint> started_on(int output_fd, std::string& log) {
+    asio::posix::stream_descriptor output(co_await asio::this_coro::executor, dup(output_fd));
+    // The start-up line names the port it really bound, and how many descriptors it may use.
+    std::size_t end = co_await asio::async_read_until(output, asio::dynamic_buffer(log), "\n",
+                                                      asio::use_awaitable);
+    std::string line = log.substr(0, end);
+    BOOST_TEST_MESSAGE("start-up line: " << line);
+    BOOST_REQUIRE(line.find(" listening ") != std::string::npos);
+    BOOST_TEST(line.find("max_fds=") != std::string::npos);
+    auto port_at = line.find("port=");
+    BOOST_REQUIRE(port_at != std::string::npos);
+    co_return tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                            static_cast<std::uint16_t>(std::stoi(line.substr(port_at + 5))));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(process)
@@ -96,20 +118,7 @@ BOOST_AUTO_TEST_CASE(sigterm_closes_clients_with_1001_and_exits_0) {
     Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "2"});
     std::string log;
     run([&]() -> awaitable<void> {
-        asio::posix::stream_descriptor output(co_await asio::this_coro::executor,
-                                              dup(child.output()));
-        // The start-up line names the port it really bound, and how many descriptors it may use.
-        std::size_t end = co_await asio::async_read_until(output, asio::dynamic_buffer(log), "\n",
-                                                          asio::use_awaitable);
-        std::string line = log.substr(0, end);
-        BOOST_TEST_MESSAGE("start-up line: " << line);
-        BOOST_REQUIRE(line.find(" listening ") != std::string::npos);
-        BOOST_TEST(line.find("max_fds=") != std::string::npos);
-        auto port_at = line.find("port=");
-        BOOST_REQUIRE(port_at != std::string::npos);
-        tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
-                             static_cast<std::uint16_t>(std::stoi(line.substr(port_at + 5))));
-
+        tcp::endpoint server = co_await started_on(child.output(), log);
         auto app = co_await WebSocketClient::login(server, "term", Protocol::json);
         child.signal(SIGTERM);
         auto reason = co_await app.wait_for_close();
@@ -119,6 +128,66 @@ BOOST_AUTO_TEST_CASE(sigterm_closes_clients_with_1001_and_exits_0) {
     log += read_all(child.output());
     BOOST_TEST(log.find("signal=SIGTERM") != std::string::npos);
     BOOST_TEST(log.find(" stopped") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(out_of_descriptors_it_refuses_with_503_keeps_serving_and_recovers) {
+    Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "1"}, 64);
+    std::string log;
+    run([&]() -> awaitable<void> {
+        tcp::endpoint server = co_await started_on(child.output(), log);
+        auto publisher =
+            co_await client::HttpClient::connect(server);  // opened while there is room
+        std::vector<WebSocketClient> clients;
+        std::string refusal;
+        while (refusal.empty()) {
+            BOOST_REQUIRE_LT(clients.size(), 64u);
+            WebSocketClient::Stream ws(co_await asio::this_coro::executor);
+            co_await client::beast::get_lowest_layer(ws).async_connect(server, asio::use_awaitable);
+            client::websocket::response_type answer;  // kept: it is the refusal, if any
+            auto [error] = co_await ws.async_handshake(answer, "127.0.0.1", "/ws", use_nothrow);
+            if (error) {
+                BOOST_TEST(answer.result_int() == 503u);
+                refusal = answer.body();
+                break;
+            }
+            WebSocketClient client(std::move(ws));
+            co_await client.send(R"({"uid":"u)" + std::to_string(clients.size()) + R"(","v":1})");
+            co_await client.receive();  // the welcome
+            clients.push_back(std::move(client));
+        }
+        BOOST_TEST_MESSAGE(clients.size() << " connections held with 64 descriptors");
+        BOOST_TEST(clients.size() >=
+                   45u);  // the rest: stdio, epoll, timers, the listener, the reserve
+        BOOST_TEST(refusal.find(R"({"error":"server is at its connection limit"})") !=
+                   std::string::npos);
+
+        // Those it holds are still served.
+        auto answer = co_await publisher.get("/send?uid=u0&message=still+here");
+        BOOST_TEST(answer.body == R"({"delivered":1})");
+        auto message = co_await clients.front().receive();
+        BOOST_TEST(message.find("still here") != std::string::npos);
+
+        // Once some leave, it accepts again.
+        for (int i = 0; i < 5; ++i) {
+            co_await clients.back().close();
+            clients.pop_back();
+        }
+        bool accepted = false;
+        for (int attempt = 0; attempt < 200 && !accepted; ++attempt) {
+            try {
+                auto again = co_await WebSocketClient::login(server, "again", Protocol::json);
+                accepted = true;
+            } catch (const std::exception&) {
+                // refused while the server has not yet closed the departed sockets
+            }
+        }
+        BOOST_TEST(accepted);
+    });
+    child.signal(SIGTERM);
+    BOOST_TEST(child.wait() == 0);
+    log += read_all(child.output());
+    BOOST_TEST(log.find("accept_failed") != std::string::npos);
+    BOOST_TEST(log.find("accept_recovered refused=") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
