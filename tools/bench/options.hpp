@@ -1,0 +1,96 @@
+// herald-bench's command line: a subcommand, the flags every scenario shares, and its own.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "herald/net.hpp"
+
+namespace herald::bench {
+
+using Duration = std::chrono::milliseconds;
+
+// How a server speaks: the seed protocol (herald, seed-go) or nchan's (see adapter.hpp).
+enum class AdapterKind { seed, nchan };
+
+struct CommonOptions {
+    std::string host = "127.0.0.1";  // loopback only: this is a load generator
+    std::uint16_t port = 8181;
+    std::vector<int> pids;  // the server's processes, for /proc sampling (descendants included)
+    AdapterKind adapter = AdapterKind::seed;
+    std::string label;  // the server's name in the report
+    std::string note;   // free text stored with the result
+    int run = 1;
+    std::string out;  // append the result as one JSON line to this file
+    std::string ws_path = "/ws";
+    std::string send_path = "/send";
+    std::string sub_prefix = "/sub/";
+    std::string pub_prefix = "/pub/";
+    int dial_concurrency = 200;  // WebSocket dials in flight (per process)
+    Duration dial_timeout = std::chrono::seconds(10);
+    Duration max_time = std::chrono::minutes(10);  // watchdog: the process ends whatever happens
+    std::string uid_prefix;                        // random per run when empty
+
+    tcp::endpoint server() const;
+    const char* adapter_name() const { return adapter == AdapterKind::seed ? "seed" : "nchan"; }
+};
+
+struct ConnsOptions {
+    int connections = 10000;
+    int workers = 0;         // 0: enough for per_worker, and at least 2
+    int per_worker = 15000;  // one process may hold at most 20,000 descriptors here
+    int verify = 200;        // probes to random connected uids
+    Duration settle = std::chrono::seconds(2);  // after the last dial, before sampling memory
+    Duration hold = Duration::zero();
+    Duration dial_budget = std::chrono::seconds(120);
+    int max_fail = 200;  // stop dialing after this many failures (a server out of descriptors)
+    bool spread_sources = true;  // worker i dials from 127.0.0.(2+i)
+};
+
+struct PublishOptions {
+    int users = 1000;
+    int concurrency = 32;  // publisher connections (fanout; latency defaults to 16)
+    Duration duration = std::chrono::seconds(10);
+    std::size_t size = 64;
+    int rate = 1000;  // latency: messages per second, open loop
+    Duration drain = std::chrono::seconds(5);
+    std::int64_t max_messages = 5'000'000;
+};
+
+struct MulticastOptions {
+    int users = 10000;
+    int repeats = 5;
+    std::size_t size = 64;
+    Duration round_timeout = std::chrono::seconds(10);
+};
+
+struct ReportOptions {
+    std::vector<std::string> inputs;  // .jsonl files
+    std::string output;               // markdown; stdout when empty
+    std::string command;              // the command line that produced the results
+    std::string settings;             // free text: sizes, pinning (one line each)
+    std::string baseline = "herald";  // the server the ratios are about
+};
+
+struct Invocation {
+    std::string command;  // conns, fanout, latency, multicast or report
+    bool help = false;
+    std::string help_text;
+    CommonOptions common;
+    ConnsOptions conns;
+    PublishOptions publish;
+    MulticastOptions multicast;
+    ReportOptions report;
+};
+
+// Parses argv; an error is a one-line message.
+boost::system::result<Invocation, std::string> parse_invocation(int argc, char** argv);
+
+std::string usage();
+
+}  // namespace herald::bench

@@ -1,0 +1,592 @@
+// report: the markdown of docs/benchmarks.md from the JSON lines the scenarios append. One table
+// per scenario with a column per server (median over runs), the ratios baseline / peer, the
+// issue's targets next to the measured figures, and the runs that lost or failed something.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include <boost/json/parse.hpp>
+
+#include "scenario.hpp"
+
+namespace herald::bench {
+namespace {
+
+namespace json = boost::json;
+
+struct Run {
+    std::string server;  // the label without "+burst"
+    json::object data;
+};
+
+// A table: one scenario at one size, plain or right after a burst.
+struct Section {
+    std::string scenario;
+    std::int64_t target = 0;  // conns N
+    bool burst = false;
+    std::string title;
+    std::map<std::string, std::vector<const Run*>> runs;  // by server
+};
+
+enum class Better { higher, lower, none };
+
+struct Metric {
+    std::string name;
+    Better better;
+    int precision;
+    std::function<std::optional<double>(const json::object&)> value;
+    bool ratio = true;  // worth a ratio (a count of lost messages is not)
+};
+
+std::optional<double> number(const json::object& data, const char* key) {
+    const auto* value = data.if_contains(key);
+    if (!value || !value->is_number()) return std::nullopt;
+    return value->to_number<double>();
+}
+
+bool unsupported(const json::object& data) {
+    const auto* supported = data.if_contains("supported");
+    return supported && supported->is_bool() && !supported->as_bool();
+}
+
+auto field(const char* key, double scale = 1) {
+    return [key, scale](const json::object& data) -> std::optional<double> {
+        if (unsupported(data)) return std::nullopt;
+        auto value = number(data, key);
+        if (value) *value *= scale;
+        return value;
+    };
+}
+
+std::vector<Metric> metrics_for(const std::string& scenario) {
+    if (scenario == "conns") {
+        auto verified = [](const json::object& data) -> std::optional<double> {
+            auto verified = number(data, "verified"), tried = number(data, "verify_tried");
+            if (!verified || !tried || *tried == 0) return std::nullopt;
+            return 100 * *verified / *tried;
+        };
+        return {
+            {"connections held", Better::higher, 0, field("connected")},
+            {"probes verified, %", Better::higher, 1, verified, false},
+            {"connect rate, conns/s", Better::higher, 0, field("conns_per_sec")},
+            {"server RSS per connection, KiB", Better::lower, 2,
+             field("rss_per_conn_b", 1 / 1024.)},
+            {"server PSS per connection, KiB", Better::lower, 2,
+             field("pss_per_conn_b", 1 / 1024.)},
+            {"server CPU per connection, µs", Better::lower, 1, field("server_cpu_us_per_conn")},
+            {"dial time, s", Better::none, 2, field("dial_sec")},
+        };
+    }
+    if (scenario == "fanout") {
+        return {
+            {"publishes/s", Better::higher, 0, field("pub_per_sec")},
+            {"deliveries/s", Better::higher, 0, field("deliv_per_sec")},
+            {"server CPU per delivery, µs", Better::lower, 2, field("server_cpu_us_per_delivery")},
+            {"latency p50, ms", Better::lower, 3, field("lat_p50_us", 1e-3)},
+            {"latency p99, ms", Better::lower, 3, field("lat_p99_us", 1e-3)},
+            {"latency p99.9, ms", Better::lower, 3, field("lat_p999_us", 1e-3)},
+            {"latency max, ms", Better::lower, 3, field("lat_max_us", 1e-3)},
+            {"lost messages", Better::lower, 0, field("lost"), false},
+            {"server CPU, % of a core", Better::none, 0, field("server_cpu_pct")},
+            {"load generator CPU, % of a core", Better::none, 0, field("bench_cpu_pct")},
+            {"other processes, busy cores", Better::none, 2, field("other_busy_cores")},
+        };
+    }
+    if (scenario == "latency") {
+        return {
+            {"latency p50, ms", Better::lower, 3, field("lat_p50_us", 1e-3)},
+            {"latency p90, ms", Better::lower, 3, field("lat_p90_us", 1e-3)},
+            {"latency p99, ms", Better::lower, 3, field("lat_p99_us", 1e-3)},
+            {"latency p99.9, ms", Better::lower, 3, field("lat_p999_us", 1e-3)},
+            {"latency max, ms", Better::lower, 3, field("lat_max_us", 1e-3)},
+            {"server CPU, % of a core", Better::lower, 1, field("server_cpu_pct")},
+            {"lost messages", Better::lower, 0, field("lost"), false},
+            {"pacer lag p99, ms", Better::none, 3, field("pacer_lag_p99_us", 1e-3)},
+            {"other processes, busy cores", Better::none, 2, field("other_busy_cores")},
+        };
+    }
+    return {
+        {"deliveries/s", Better::higher, 0, field("deliv_per_sec")},
+        {"server CPU per delivery, µs", Better::lower, 3, field("server_cpu_us_per_delivery")},
+        {"the same from schedstat (ns, not 10 ms ticks), µs", Better::lower, 3,
+         field("server_cpu_us_per_delivery_schedstat")},
+        {"latency p50 (POST to receipt), ms", Better::lower, 2, field("lat_p50_us", 1e-3)},
+        {"latency p99, ms", Better::lower, 2, field("lat_p99_us", 1e-3)},
+        {"latency max, ms", Better::lower, 2, field("lat_max_us", 1e-3)},
+        {"lost messages", Better::lower, 0, field("lost"), false},
+    };
+}
+
+const char* better_text(Better better) {
+    switch (better) {
+        case Better::higher:
+            return "higher is better";
+        case Better::lower:
+            return "lower is better";
+        default:
+            return "";
+    }
+}
+
+std::string fixed(double value, int precision) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(precision) << value;
+    return text.str();
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    std::size_t middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+struct Cell {
+    std::optional<double> median;
+    std::string text;
+};
+
+// The median of the runs, with the range when runs differ.
+Cell cell(const std::vector<const Run*>& runs, const Metric& metric) {
+    Cell cell;
+    if (runs.empty()) {
+        cell.text = "–";
+        return cell;
+    }
+    std::vector<double> values;
+    for (const Run* run : runs)
+        if (auto value = metric.value(run->data)) values.push_back(*value);
+    if (values.empty()) {
+        cell.text = unsupported(runs.front()->data) ? "not supported" : "–";
+        return cell;
+    }
+    cell.median = median(values);
+    cell.text = fixed(*cell.median, metric.precision);
+    auto [low, high] = std::minmax_element(values.begin(), values.end());
+    std::string low_text = fixed(*low, metric.precision),
+                high_text = fixed(*high, metric.precision);
+    if (values.size() > 1 && low_text != high_text)
+        cell.text += " (" + low_text + "–" + high_text + ")";
+    return cell;
+}
+
+std::string read_first_line(const char* path, std::string_view key) {
+    std::ifstream file(path);
+    std::string line;
+    while (std::getline(file, line))
+        if (line.compare(0, key.size(), key) == 0) {
+            auto colon = line.find(':');
+            std::string value = colon == std::string::npos ? line : line.substr(colon + 1);
+            value.erase(0, value.find_first_not_of(" \t"));
+            return value;
+        }
+    return "";
+}
+
+std::string machine() {
+    std::ostringstream text;
+    text << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs ("
+         << read_first_line("/proc/cpuinfo", "model name") << "), ";
+    double ram_kib = std::atof(read_first_line("/proc/meminfo", "MemTotal").c_str());
+    text << fixed(ram_kib / 1024 / 1024, 0) << " GiB RAM";
+    utsname name{};
+    if (uname(&name) == 0) text << ", kernel " << name.release;
+    return text.str();
+}
+
+std::string utc_now() {
+    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    return text;
+}
+
+std::string text_of(const json::object& data, const char* key) {
+    const auto* value = data.if_contains(key);
+    return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+class Report {
+  public:
+    Report(std::vector<Run> runs, ReportOptions options)
+        : runs_(std::move(runs)), options_(std::move(options)) {
+        for (const Run& run : runs_) {
+            if (std::find(servers_.begin(), servers_.end(), run.server) == servers_.end())
+                servers_.push_back(run.server);
+            section_of(run).runs[run.server].push_back(&run);
+        }
+        std::stable_sort(
+            sections_.begin(), sections_.end(), [](const Section& a, const Section& b) {
+                auto rank = [](const Section& s) {
+                    static const char* order[] = {"conns", "fanout", "latency", "multicast"};
+                    int index = int(std::find(std::begin(order), std::end(order), s.scenario) -
+                                    std::begin(order));
+                    return std::make_tuple(s.burst, index, s.target);
+                };
+                return rank(a) < rank(b);
+            });
+        for (const auto& server : servers_)
+            if (server != options_.baseline) peers_.push_back(server);
+    }
+
+    void write(std::ostream& out) const {
+        header(out);
+        targets(out);
+        for (const Section& section : sections_)
+            table(out, section);
+        ratios(out);
+        problems(out);
+    }
+
+  private:
+    Section& section_of(const Run& run) {
+        const std::string scenario = text_of(run.data, "scenario");
+        const bool burst = text_of(run.data, "label").find("+burst") != std::string::npos;
+        const std::int64_t target =
+            scenario == "conns" ? std::int64_t(number(run.data, "target").value_or(0)) : 0;
+        for (Section& section : sections_)
+            if (section.scenario == scenario && section.burst == burst && section.target == target)
+                return section;
+        Section section;
+        section.scenario = scenario;
+        section.burst = burst;
+        section.target = target;
+        const std::string params = text_of(run.data, "params");
+        if (scenario == "conns")
+            section.title = "conns, N = " + std::to_string(target) +
+                            ": idle logged-in connections (" + params + ")";
+        else if (scenario == "fanout")
+            section.title =
+                burst ? "fanout burst, before \"latency right after a burst\" (" + params + ")"
+                      : "fanout: closed-loop publishers to random users (" + params + ")";
+        else if (scenario == "latency")
+            section.title =
+                burst ? "latency right after a burst, same server process (" + params + ")"
+                      : "latency: open loop at a fixed rate (" + params + ")";
+        else
+            section.title = "multicast: one POST /send to a list of all users (" + params + ")";
+        sections_.push_back(section);
+        return sections_.back();
+    }
+
+    std::int64_t largest_conns_target() const {
+        std::int64_t largest = 0;
+        for (const Section& section : sections_)
+            if (section.scenario == "conns") largest = std::max(largest, section.target);
+        return largest;
+    }
+
+    const Section* find(const std::string& scenario, bool burst) const {
+        for (const Section& section : sections_)
+            if (section.scenario == scenario && section.burst == burst) return &section;
+        return nullptr;
+    }
+
+    std::optional<double> median_of(const Section* section, const std::string& server,
+                                    const std::string& metric_name) const {
+        if (!section) return std::nullopt;
+        auto runs = section->runs.find(server);
+        if (runs == section->runs.end()) return std::nullopt;
+        for (const Metric& metric : metrics_for(section->scenario))
+            if (metric.name == metric_name) return cell(runs->second, metric).median;
+        return std::nullopt;
+    }
+
+    void header(std::ostream& out) const {
+        std::string first, last;
+        int max_run = 0;
+        for (const Run& run : runs_) {
+            std::string time = text_of(run.data, "time");
+            if (first.empty() || time < first) first = time;
+            if (time > last) last = time;
+            max_run = std::max(max_run, int(number(run.data, "run").value_or(1)));
+        }
+        out << "# Herald benchmarks\n\n"
+            << "Herald next to the peers of `../shared/peers` (seed-go: the founding blog post's "
+               "Go "
+               "design; nchan: nginx + nchan), through the same scenarios, driven by the same "
+               "load generator (`tools/bench`, built on the test client). Generated by "
+               "`herald-bench report`; do not edit by hand.\n\n";
+        out << "- date: " << utc_now() << " (runs from " << first << " to " << last << ")\n";
+        if (!options_.command.empty()) out << "- command: `" << options_.command << "`\n";
+        out << "- machine: " << machine() << "\n";
+        std::istringstream settings(options_.settings);
+        for (std::string line; std::getline(settings, line);)
+            if (!line.empty()) out << "- " << line << "\n";
+        out << "- servers: ";
+        for (std::size_t i = 0; i < servers_.size(); ++i)
+            out << (i ? ", " : "") << servers_[i];
+        out << "; " << max_run << " run(s) per scenario, every server a fresh process per run\n\n"
+            << "Cells are medians over the runs, the range in brackets when runs differ. Server "
+               "CPU and memory come from `/proc` of the server's own processes (nginx: master and "
+               "workers summed; PSS splits the pages they share). Ratios are "
+            << options_.baseline << " / peer: below 1 is better where lower is better, above 1 "
+            << "where higher is better. This is a benchmark, not a test: no test asserts a "
+               "time.\n\n";
+    }
+
+    void targets(std::ostream& out) const {
+        const std::string& me = options_.baseline;
+        out << "## The issue's targets\n\n| target | " << me << " | better peer | met |\n"
+            << "|---|--:|--:|:-:|\n";
+        auto best_peer = [&](const Section* section, const std::string& metric, bool lowest) {
+            std::optional<double> best;
+            for (const auto& peer : peers_)
+                if (auto value = median_of(section, peer, metric))
+                    if (!best || (lowest ? *value < *best : *value > *best)) best = value;
+            return best;
+        };
+        auto row = [&](const std::string& target, std::optional<double> mine,
+                       std::optional<double> peer, int precision, std::optional<bool> met) {
+            out << "| " << target << " | " << (mine ? fixed(*mine, precision) : "–") << " | "
+                << (peer ? fixed(*peer, precision) : "–") << " | "
+                << (met ? (*met ? "yes" : "**no**") : "–") << " |\n";
+        };
+        auto met_if = [](std::optional<double> value, auto predicate) -> std::optional<bool> {
+            if (!value) return std::nullopt;
+            return predicate(*value);
+        };
+
+        // Memory per connection: the largest N that the baseline held completely.
+        const Section* memory_section = nullptr;
+        const Section* rate_section = nullptr;
+        std::optional<double> held;
+        std::optional<double> peer_held;
+        for (const Section& section : sections_) {
+            if (section.scenario != "conns") continue;
+            if (!rate_section) rate_section = &section;
+            auto connected = median_of(&section, me, "connections held");
+            if (connected && *connected >= double(section.target)) memory_section = &section;
+            if (connected && (!held || *connected > *held)) held = connected;
+            auto peer = best_peer(&section, "connections held", false);
+            if (peer && (!peer_held || *peer > *peer_held)) peer_held = peer;
+        }
+        auto memory = median_of(memory_section, me, "server PSS per connection, KiB");
+        row("memory per idle connection ≤ 4 KiB (PSS" +
+                (memory_section ? ", N = " + std::to_string(memory_section->target) : "") + ")",
+            memory, best_peer(memory_section, "server PSS per connection, KiB", true), 2,
+            met_if(memory, [](double v) { return v <= 4; }));
+        // Only an N at the descriptor limit can show it.
+        std::optional<bool> held_met = met_if(held, [](double v) { return v >= 19900; });
+        if (held_met && !*held_met && largest_conns_target() < 19900) held_met.reset();
+        row("connections held ≥ 19,900", held, peer_held, 0, held_met);
+        auto rate = median_of(rate_section, me, "connect rate, conns/s");
+        auto peer_rate = best_peer(rate_section, "connect rate, conns/s", false);
+        std::optional<bool> rate_met;
+        if (rate && peer_rate && *peer_rate > 0) rate_met = *rate >= 2 * *peer_rate;
+        row("connect rate ≥ 2 × the better peer" +
+                (rate_section ? " (N = " + std::to_string(rate_section->target) + ")"
+                              : std::string()),
+            rate, peer_rate, 0, rate_met);
+        const Section* fanout = find("fanout", false);
+        auto cpu = median_of(fanout, me, "server CPU per delivery, µs");
+        auto peer_cpu = best_peer(fanout, "server CPU per delivery, µs", true);
+        std::optional<bool> cpu_met;
+        if (cpu && peer_cpu && *peer_cpu > 0) cpu_met = *cpu <= *peer_cpu / 4;
+        row("fanout server CPU per message ≤ ¼ of the better peer, µs", cpu, peer_cpu, 2, cpu_met);
+        const Section* multicast = find("multicast", false);
+        auto multicast_cpu = median_of(multicast, me, "server CPU per delivery, µs");
+        row("multicast ≤ 1 µs of server CPU per delivery", multicast_cpu,
+            best_peer(multicast, "server CPU per delivery, µs", true), 3,
+            met_if(multicast_cpu, [](double v) { return v <= 1; }));
+        for (bool burst : {false, true}) {
+            const Section* latency = find("latency", burst);
+            std::string rate_text;
+            if (latency && !latency->runs.empty()) {
+                auto any = latency->runs.begin()->second.front();
+                auto measured_rate = number(any->data, "rate").value_or(0);
+                if (measured_rate != 1000)
+                    rate_text = " (measured at " + fixed(measured_rate, 0) + " msg/s)";
+            }
+            std::string when = burst ? "right after a burst" : "at 1000 msg/s";
+            auto p99 = median_of(latency, me, "latency p99, ms");
+            row("latency " + when + ": p99 < 0.25 ms" + rate_text, p99,
+                best_peer(latency, "latency p99, ms", true), 3,
+                met_if(p99, [](double v) { return v < 0.25; }));
+            auto p999 = median_of(latency, me, "latency p99.9, ms");
+            row("latency " + when + ": p99.9 < 1 ms" + rate_text, p999,
+                best_peer(latency, "latency p99.9, ms", true), 3,
+                met_if(p999, [](double v) { return v < 1; }));
+        }
+        auto fanout_p99 = median_of(fanout, me, "latency p99, ms");
+        row("fanout latency p99 < 2 ms", fanout_p99, best_peer(fanout, "latency p99, ms", true), 3,
+            met_if(fanout_p99, [](double v) { return v < 2; }));
+        out << "\n";
+    }
+
+    void table(std::ostream& out, const Section& section) const {
+        out << "## " << section.title << "\n\n| |";
+        for (const auto& server : servers_)
+            out << " " << server << " |";
+        out << "\n|---|";
+        for (std::size_t i = 0; i < servers_.size(); ++i)
+            out << "--:|";
+        out << "\n";
+        for (const Metric& metric : metrics_for(section.scenario)) {
+            out << "| " << metric.name;
+            if (metric.better != Better::none) out << " (" << better_text(metric.better) << ")";
+            out << " |";
+            for (const auto& server : servers_) {
+                auto runs = section.runs.find(server);
+                out << " "
+                    << (runs == section.runs.end() ? std::string("–")
+                                                   : cell(runs->second, metric).text)
+                    << " |";
+            }
+            out << "\n";
+        }
+        out << "\n";
+    }
+
+    void ratios(std::ostream& out) const {
+        if (peers_.empty()) return;
+        out << "## Ratios " << options_.baseline << " / peer (medians)\n\n| scenario | metric |";
+        for (const auto& peer : peers_)
+            out << " " << options_.baseline << " / " << peer << " |";
+        out << "\n|---|---|";
+        for (std::size_t i = 0; i < peers_.size(); ++i)
+            out << "--:|";
+        out << "\n";
+        for (const Section& section : sections_) {
+            auto mine = section.runs.find(options_.baseline);
+            if (mine == section.runs.end()) continue;
+            std::string name = section.scenario;
+            if (section.scenario == "conns") name += " N=" + std::to_string(section.target);
+            if (section.burst)
+                name =
+                    section.scenario == "fanout" ? "burst (its fanout)" : "latency after a burst";
+            if (!any_peer_supports(section)) {
+                out << "| " << name << " | every metric |";
+                for (std::size_t i = 0; i < peers_.size(); ++i)
+                    out << " peer: not supported |";
+                out << "\n";
+                continue;
+            }
+            for (const Metric& metric : metrics_for(section.scenario)) {
+                if (metric.better == Better::none || !metric.ratio) continue;
+                auto my_value = cell(mine->second, metric).median;
+                out << "| " << name << " | " << metric.name << " (" << better_text(metric.better)
+                    << ") |";
+                for (const auto& peer : peers_) {
+                    auto theirs = section.runs.find(peer);
+                    std::string text = "–";
+                    if (theirs != section.runs.end()) {
+                        Cell their_cell = cell(theirs->second, metric);
+                        if (their_cell.text == "not supported")
+                            text = "peer: not supported";
+                        else if (my_value && their_cell.median && *their_cell.median != 0)
+                            text = fixed(*my_value / *their_cell.median, 2);
+                    }
+                    out << " " << text << " |";
+                }
+                out << "\n";
+            }
+        }
+        out << "\n";
+    }
+
+    // False only when every peer in the section recorded "not supported" (multicast).
+    bool any_peer_supports(const Section& section) const {
+        bool any_run = false;
+        for (const auto& peer : peers_) {
+            auto runs = section.runs.find(peer);
+            if (runs == section.runs.end()) continue;
+            for (const Run* run : runs->second) {
+                any_run = true;
+                if (!unsupported(run->data)) return true;
+            }
+        }
+        return !any_run;
+    }
+
+    void problems(std::ostream& out) const {
+        std::ostringstream lines;
+        for (const Run& run : runs_) {
+            const auto* ok = run.data.if_contains("ok");
+            if (!ok || !ok->is_bool() || ok->as_bool()) continue;
+            lines << "- " << text_of(run.data, "label") << ", " << text_of(run.data, "scenario")
+                  << " (" << text_of(run.data, "params") << "), run "
+                  << number(run.data, "run").value_or(0) << ":";
+            const auto* errors = run.data.if_contains("errors");
+            std::size_t shown = 0;
+            if (errors && errors->is_array())
+                for (const auto& error : errors->as_array()) {
+                    if (shown++ == 4) {
+                        lines << " …";
+                        break;
+                    }
+                    if (error.is_string()) lines << " " << std::string(error.as_string()) << ";";
+                }
+            const auto* alive = run.data.if_contains("server_alive");
+            if (alive && alive->is_bool() && !alive->as_bool()) lines << " SERVER DIED;";
+            lines << "\n";
+        }
+        if (lines.str().empty()) {
+            out << "## Checks\n\nEvery run delivered everything it sent, and nothing failed.\n";
+            return;
+        }
+        out << "## Runs that lost or failed something\n\n"
+            << "(conns at an N beyond a server's descriptor limit fails by design: its dials time "
+               "out once the server cannot accept more.)\n\n"
+            << lines.str();
+    }
+
+    std::vector<Run> runs_;
+    ReportOptions options_;
+    std::vector<std::string> servers_;
+    std::vector<std::string> peers_;
+    std::vector<Section> sections_;
+};
+
+}  // namespace
+
+int run_report(const ReportOptions& options) {
+    std::vector<Run> runs;
+    for (const auto& path : options.inputs) {
+        std::ifstream file(path);
+        if (!file) {
+            std::cerr << "herald-bench report: cannot read " << path << '\n';
+            return 2;
+        }
+        for (std::string line; std::getline(file, line);) {
+            error_code error;
+            auto parsed = json::parse(line, error);
+            if (error || !parsed.is_object()) continue;
+            Run run;
+            run.data = parsed.as_object();
+            run.server = text_of(run.data, "label");
+            if (auto plus = run.server.find("+burst"); plus != std::string::npos)
+                run.server.erase(plus);
+            if (!text_of(run.data, "scenario").empty()) runs.push_back(std::move(run));
+        }
+    }
+    if (runs.empty()) {
+        std::cerr << "herald-bench report: no results in the input\n";
+        return 2;
+    }
+    Report report(std::move(runs), options);
+    if (options.output.empty()) {
+        report.write(std::cout);
+        return 0;
+    }
+    std::ofstream out(options.output);
+    report.write(out);
+    if (!out) {
+        std::cerr << "herald-bench report: cannot write " << options.output << '\n';
+        return 2;
+    }
+    std::cerr << "wrote " << options.output << '\n';
+    return 0;
+}
+
+}  // namespace herald::bench

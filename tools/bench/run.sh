@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# The one command of the benchmark: Herald and the peers of ../shared/peers (seed-go, nchan)
+# through the same scenarios, every server a fresh process per scenario and run, servers
+# interleaved so that drifting machine noise hits all alike; then the markdown with the ratios.
+#
+#   tools/bench/run.sh            3 runs at full size; writes docs/benchmarks.md (20-40 min)
+#   tools/bench/run.sh --quick    small sizes, 1 run; writes build/bench/benchmarks.md (~3 min)
+#   tools/bench/run.sh --smoke    Herald alone, tiny sizes; fails if anything is lost (CI)
+#
+# Servers are started and stopped by PID (TERM, then KILL after 5 s), never by name. Each one
+# runs pinned to the last CPU and herald-bench to the others, so neither steals from the other.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+shared=$(realpath -m "$repo/../shared")
+# ../shared is a read-only reference: anything its scripts write goes here.
+export PEERS_WORK=${PEERS_WORK:-/tmp/herald-peers}
+command_line="tools/bench/run.sh${*:+ $*}"
+
+usage() {
+  awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0"
+  cat <<'EOF'
+
+Options:
+  --quick | --smoke        small sizes, 1 run / Herald alone, tiny sizes
+  --runs K                 runs of every scenario (default 3)
+  --servers LIST           any of herald,seed-go,nchan (default all three)
+  --scenarios LIST         any of conns,fanout,latency,burst,multicast (default all; burst is
+                           latency right after a fanout on the same server process)
+  --conns "N1 N2"          connection counts (default "10000 20000": 20000 shows the fd limit)
+  --fanout M:C:D           users:publisher connections:duration (default 1000:32:10s)
+  --latency M:R:D          users:messages per second:duration (default 1000:1000:10s)
+  --multicast M:K          users:sends (default 10000:5)
+  --out-dir DIR            results, logs and peer binaries (default build/bench)
+  --doc                    write docs/benchmarks.md even with --quick or --smoke
+  --no-build               use the binaries as they are
+  --herald BIN, --bench BIN  binaries to use (default build/release/...)
+  --nice N                 nice level of server and load generator when root (default -10)
+  --no-pin                 let server and load generator share all CPUs
+  --quiet S:C              before each session wait up to S s until other processes use less
+                           than C cores (default 20:0.5; --quick and --smoke: 0:0)
+EOF
+}
+
+mode=full
+runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" quiet=""
+out_dir=$repo/build/bench
+write_doc=0 build=1 pin=1 nice_level=-10
+herald_bin=$repo/build/release/herald
+bench_bin=$repo/build/release/tools/bench/herald-bench
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) mode=quick; shift;;
+    --smoke) mode=smoke; shift;;
+    --runs) runs=$2; shift 2;;
+    --servers) servers=$2; shift 2;;
+    --scenarios) scenarios=$2; shift 2;;
+    --conns) conns_sizes=$2; shift 2;;
+    --fanout) fanout=$2; shift 2;;
+    --latency) latency=$2; shift 2;;
+    --multicast) multicast=$2; shift 2;;
+    --out-dir) out_dir=$(realpath -m "$2"); shift 2;;
+    --doc) write_doc=1; shift;;
+    --no-build) build=0; shift;;
+    --herald) herald_bin=$(realpath -m "$2"); shift 2;;
+    --bench) bench_bin=$(realpath -m "$2"); shift 2;;
+    --nice) nice_level=$2; shift 2;;
+    --no-pin) pin=0; shift;;
+    --quiet) quiet=$2; shift 2;;
+    -h|--help) usage; exit 0;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2;;
+  esac
+done
+
+# Sizes: the peers' own defaults for a full run.
+settle=2s
+case "$mode" in
+  full)
+    : "${runs:=3}" "${servers:=herald,seed-go,nchan}" "${conns_sizes:=10000 20000}"
+    : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}";;
+  quick)
+    : "${runs:=1}" "${servers:=herald,seed-go,nchan}" "${conns_sizes:=2000}"
+    : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}";;
+  smoke)
+    : "${runs:=1}" "${servers:=herald}" "${conns_sizes:=200}"
+    : "${fanout:=50:4:1s}" "${latency:=50:200:1s}" "${multicast:=500:2}" "${quiet:=0:0}"
+    settle=500ms;;
+esac
+: "${scenarios:=conns,fanout,latency,burst,multicast}"
+IFS=: read -r fanout_users fanout_conc fanout_dur <<<"$fanout"
+IFS=: read -r lat_users lat_rate lat_dur <<<"$latency"
+IFS=: read -r mc_users mc_repeats <<<"$multicast"
+IFS=: read -r quiet_max quiet_cores <<<"$quiet"
+IFS=, read -ra server_list <<<"$servers"
+if [ "$mode" = full ] || [ "$write_doc" = 1 ]; then
+  report_md=$repo/docs/benchmarks.md
+else
+  report_md=$out_dir/benchmarks.md
+fi
+
+logdir=$out_dir/logs
+jsonl=$out_dir/results.jsonl
+mkdir -p "$out_dir" "$logdir"
+: >"$jsonl"
+
+# ---- build --------------------------------------------------------------------------------
+if [ "$build" = 1 ]; then
+  (cd "$repo" && cmake --preset release >/dev/null && cmake --build --preset release --target herald herald-bench)
+fi
+for binary in "$herald_bin" "$bench_bin"; do
+  [ -x "$binary" ] || { echo "run.sh: no $binary (drop --no-build?)" >&2; exit 1; }
+done
+
+needs_peer() { [[ ",$servers," == *",$1,"* ]]; }
+seedgo_bin=$out_dir/bin/seed-go
+if needs_peer seed-go || needs_peer nchan; then
+  [ -d "$shared/peers" ] || { echo "run.sh: no peers at $shared/peers" >&2; exit 1; }
+  "$here/setup-peers.sh"
+fi
+if needs_peer seed-go && { [ "$build" = 1 ] || [ ! -x "$seedgo_bin" ]; }; then
+  mkdir -p "$out_dir/bin"
+  # GOPATH mode against Debian's gocode: no module proxy is involved.
+  (cd "$shared/peers/peers/seed-go" &&
+    GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE=${GOCACHE:-/tmp/herald-bench-gocache} \
+      go build -o "$seedgo_bin" .)
+fi
+# nchan's run.sh renders its nginx.conf under this prefix instead of /tmp/nchan-bench-PORT.
+export NCHAN_PREFIX=$out_dir/nchan
+
+# ---- pinning --------------------------------------------------------------------------------
+ncpu=$(nproc)
+server_prefix=() bench_prefix=()
+pin_text="none (server and herald-bench share all $ncpu CPUs)"
+if [ "$pin" = 1 ] && [ "$ncpu" -ge 2 ]; then
+  server_prefix=(taskset -c $((ncpu - 1)))
+  if [ "$ncpu" -eq 2 ]; then bench_cpus=0; else bench_cpus=0-$((ncpu - 2)); fi
+  bench_prefix=(taskset -c "$bench_cpus")
+  pin_text="server on CPU $((ncpu - 1)), herald-bench on CPU $bench_cpus (taskset)"
+fi
+if [ "$(id -u)" = 0 ] && [ "$nice_level" != 0 ]; then
+  # Other jobs on the machine (compilers of other sessions) yield to the benchmark.
+  server_prefix=(nice -n "$nice_level" "${server_prefix[@]}")
+  bench_prefix=(nice -n "$nice_level" "${bench_prefix[@]}")
+  pin_text+="; nice $nice_level"
+fi
+
+# ---- servers --------------------------------------------------------------------------------
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { # below the ephemeral range, so no client socket holds it
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 10000))
+    port_open "$port" || { echo "$port"; return 0; }
+  done
+  return 1
+}
+
+SRV_PID="" SRV_PORT="" SRV_ADAPTER=""
+start_server() { # NAME
+  local name=$1 command=()
+  SRV_PORT=$(free_port)
+  case "$name" in
+    herald) command=("$herald_bin" --address 127.0.0.1 --port "$SRV_PORT" --log-level warn); SRV_ADAPTER=seed;;
+    seed-go) command=("$seedgo_bin" -host 127.0.0.1 -port "$SRV_PORT"); SRV_ADAPTER=seed;;
+    nchan) command=("$shared/peers/peers/nchan/run.sh" "$SRV_PORT" 2); SRV_ADAPTER=nchan;;
+    *) echo "run.sh: unknown server $name" >&2; return 1;;
+  esac
+  echo "--- $(date -u +%FT%TZ) $name on port $SRV_PORT" >>"$logdir/$name.log"
+  # exec all the way down: the PID we hold is the server's own (nginx: its master).
+  "${server_prefix[@]}" bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' server "${command[@]}" \
+    >>"$logdir/$name.log" 2>&1 &
+  SRV_PID=$!
+  for _ in $(seq 100); do
+    port_open "$SRV_PORT" && return 0
+    kill -0 "$SRV_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: $name did not come up on port $SRV_PORT (see $logdir/$name.log)" >&2
+  stop_server
+  return 1
+}
+stop_server() {
+  [ -n "$SRV_PID" ] || return 0
+  kill -TERM "$SRV_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SRV_PID" 2>/dev/null || true
+  wait "$SRV_PID" 2>/dev/null || true
+  # nginx's workers leave after their master; the port is free once they have.
+  for _ in $(seq 50); do port_open "$SRV_PORT" || break; sleep 0.1; done
+  SRV_PID=""
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+# Other sessions may share this machine: wait (bounded) for a quiet moment, and note how busy
+# it was in the result.
+busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
+QUIET_NOTE=""
+wait_quiet() {
+  local start=$SECONDS before after busy=0
+  QUIET_NOTE=""
+  [ "$quiet_max" -gt 0 ] || return 0
+  while :; do
+    before=$(busy_ticks); sleep 1; after=$(busy_ticks)
+    busy=$(awk -v a="$before" -v b="$after" 'BEGIN{printf "%.2f", (b-a)/100}')
+    awk -v x="$busy" -v y="$quiet_cores" 'BEGIN{exit !(x<y)}' && break
+    [ $((SECONDS - start)) -ge "$quiet_max" ] && break
+  done
+  QUIET_NOTE="before the run: $busy busy cores (waited $((SECONDS - start)) s)"
+}
+
+failures=()
+bench() { # LABEL SCENARIO RUN ARGS...
+  local label=$1 scenario=$2 run=$3 status=0
+  shift 3
+  echo "== $label $scenario run $run: $*" >&2
+  "${bench_prefix[@]}" timeout 900 "$bench_bin" "$scenario" --adapter "$SRV_ADAPTER" \
+    --port "$SRV_PORT" --pid "$SRV_PID" --label "$label" --run "$run" --out "$jsonl" \
+    --note "$QUIET_NOTE" "$@" >>"$logdir/bench.out" 2>"$logdir/bench.last" || status=$?
+  cat "$logdir/bench.last" >>"$logdir/bench.err"
+  sed 's/^/   /' "$logdir/bench.last" >&2
+  [ "$status" = 0 ] || failures+=("$label $scenario run $run (exit $status)")
+}
+
+session() { # SERVER SCENARIO RUN [N]
+  local name=$1 scenario=$2 run=$3
+  wait_quiet
+  if ! start_server "$name"; then
+    failures+=("$name $scenario run $run: server did not start")
+    return 0
+  fi
+  case "$scenario" in
+    conns) bench "$name" conns "$run" --connections "$4" --settle "$settle";;
+    fanout) bench "$name" fanout "$run" --users "$fanout_users" --concurrency "$fanout_conc" --duration "$fanout_dur";;
+    latency) bench "$name" latency "$run" --users "$lat_users" --rate "$lat_rate" --duration "$lat_dur";;
+    burst)
+      bench "$name+burst" fanout "$run" --users "$fanout_users" --concurrency "$fanout_conc" --duration "$fanout_dur"
+      bench "$name+burst" latency "$run" --users "$lat_users" --rate "$lat_rate" --duration "$lat_dur";;
+    multicast) bench "$name" multicast "$run" --users "$mc_users" --repeats "$mc_repeats";;
+  esac
+  stop_server
+}
+
+# ---- the runs -------------------------------------------------------------------------------
+has() { [[ ",$scenarios," == *",$1,"* ]]; }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if has conns; then
+  for n in $conns_sizes; do
+    for run in $(seq "$runs"); do
+      for name in "${server_list[@]}"; do session "$name" conns "$run" "$n"; done
+    done
+  done
+fi
+for scenario in fanout latency burst multicast; do
+  has "$scenario" || continue
+  for run in $(seq "$runs"); do
+    for name in "${server_list[@]}"; do session "$name" "$scenario" "$run"; done
+  done
+done
+
+# ---- the report -----------------------------------------------------------------------------
+settings="pinning: $pin_text
+sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; multicast ${mc_users} users, ${mc_repeats} sends; messages of 64 bytes
+per-process open-file limit (hard; no one can raise it here): $(ulimit -Hn)
+load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)
+raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"$repo"/}\`"
+mkdir -p "$(dirname "$report_md")"
+"$bench_bin" report --output "$report_md" --command "$command_line" --settings "$settings" "$jsonl"
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "run.sh: runs that lost or failed something (details in $report_md):" >&2
+  printf '  %s\n' "${failures[@]}" >&2
+  # A peer losing messages is a result; in the smoke test, anything lost is a failure.
+  [ "$mode" = smoke ] && exit 1
+fi
+exit 0
