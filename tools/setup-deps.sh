@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build ccache pkg-config
+  clang libclang-rt-14-dev
   libboost1.81-dev
   libboost-json1.81-dev
   libboost-url1.81-dev

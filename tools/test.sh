@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the whole test suite, under each preset in turn.
+# Sets up, builds and runs the whole test suite: under the release, asan (Address + UB + Leak
+# sanitizers) and tsan (ThreadSanitizer) presets, then every fuzz target for 30 s.
 #
-#   tools/test.sh                # release, then asan (AddressSanitizer + UBSan)
-#   tools/test.sh release        # one preset
+#   tools/test.sh                # everything
+#   tools/test.sh release        # one preset (release, asan, tsan), or `fuzz`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup-deps.sh
-presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan)
-for preset in "${presets[@]}"; do
-  echo "== herald: configure, build and test the '$preset' preset" >&2
-  cmake --workflow --preset "$preset"
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(release asan tsan fuzz)
+for step in "${steps[@]}"; do
+  if [ "$step" = fuzz ]; then
+    tools/fuzz.sh
+    continue
+  fi
+  echo "== herald: configure, build and test the '$step' preset" >&2
+  cmake --workflow --preset "$step"
 done

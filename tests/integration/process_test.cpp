@@ -4,9 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "support/server_fixture.hpp"
@@ -188,6 +192,85 @@ BOOST_AUTO_TEST_CASE(out_of_descriptors_it_refuses_with_503_keeps_serving_and_re
     log += read_all(child.output());
     BOOST_TEST(log.find("accept_failed") != std::string::npos);
     BOOST_TEST(log.find("accept_recovered refused=") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_during_heavy_publishing_loses_nothing_it_accepted) {
+    Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "2"});
+    std::string log;
+    constexpr int users = 20, publishers = 4, signal_after = 1000;
+    std::vector<std::vector<int>> queued(users);    // per user: messages answered {"delivered":1}
+    std::vector<std::vector<int>> received(users);  // per user: messages that arrived
+    std::vector<unsigned> close_codes(users, 0);
+    int answered_before_signal = 0, not_queued_before_signal = 0;
+    bool signalled = false;
+    run([&]() -> awaitable<void> {
+        tcp::endpoint server = co_await started_on(child.output(), log);
+        std::vector<WebSocketClient> clients;
+        for (int u = 0; u < users; ++u)
+            clients.push_back(
+                co_await WebSocketClient::login(server, "u" + std::to_string(u), Protocol::json));
+
+        auto publish = [&](int first) -> awaitable<void> {
+            auto publisher = co_await client::HttpClient::connect(server);
+            for (int n = first;; n += publishers) {
+                int user = n % users;
+                std::string body = R"({"uid":"u)" + std::to_string(user) + R"(","message":)" +
+                                   std::to_string(n) + "}";
+                client::HttpResponse answer;
+                try {
+                    answer = co_await publisher.post("/send", body);
+                } catch (const std::exception&) {
+                    co_return;  // the server closed this publisher's connection on its way out
+                }
+                BOOST_REQUIRE_EQUAL(answer.status, 200u);
+                bool delivered = answer.body == R"({"delivered":1})";
+                if (delivered) queued[user].push_back(n);
+                if (!signalled) {
+                    ++answered_before_signal;
+                    if (!delivered) ++not_queued_before_signal;
+                    if (answered_before_signal == signal_after) {
+                        child.signal(SIGTERM);
+                        signalled = true;
+                    }
+                }
+                if (!answer.headers[client::http::field::connection].empty() &&
+                    answer.headers[client::http::field::connection] == "close")
+                    co_return;
+            }
+        };
+        auto receive = [&](int user) -> awaitable<void> {
+            for (;;) {
+                auto frame = co_await clients[user].read();
+                if (frame.error) {
+                    close_codes[user] = clients[user].close_reason().code;
+                    co_return;
+                }
+                received[user].push_back(
+                    static_cast<int>(boost::json::parse(frame.data).at("data").as_int64()));
+            }
+        };
+        auto executor = co_await asio::this_coro::executor;
+        std::vector<decltype(asio::co_spawn(executor, publish(0), asio::deferred))> tasks;
+        for (int p = 0; p < publishers; ++p)
+            tasks.push_back(asio::co_spawn(executor, publish(p), asio::deferred));
+        for (int u = 0; u < users; ++u)
+            tasks.push_back(asio::co_spawn(executor, receive(u), asio::deferred));
+        co_await asio::experimental::make_parallel_group(std::move(tasks))
+            .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    });
+    BOOST_TEST(child.wait() == 0);
+    BOOST_TEST(signalled);
+    BOOST_TEST(not_queued_before_signal == 0);
+    std::size_t total = 0;
+    for (int u = 0; u < users; ++u) {
+        BOOST_TEST_CONTEXT("user " << u) {
+            BOOST_TEST(close_codes[u] == 1001u);
+            // Everything the server said it queued arrived, in the order it was queued.
+            BOOST_TEST(received[u] == queued[u], boost::test_tools::per_element());
+            total += received[u].size();
+        }
+    }
+    BOOST_TEST_MESSAGE(total << " messages queued and received around the SIGTERM");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
