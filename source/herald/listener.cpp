@@ -120,7 +120,16 @@ awaitable<void> Listener::accept_loop() {
         failing = true;
         bool out_of_descriptors = error == asio::error::no_descriptors ||
                                   error == error_code(ENFILE, boost::system::system_category());
-        if (out_of_descriptors && refuse_pending_connection()) continue;
+        if (out_of_descriptors) {
+            // Linux fails accept() for want of a descriptor even with no connection pending, so
+            // refuse what is pending and then wait for the next arrival, instead of retrying at
+            // once: that would spin.
+            if (refuse_pending_connection()) continue;
+            if (reserve_fd_ >= 0) {
+                co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_nothrow);
+                continue;
+            }
+        }
         // Back off rather than spin on an error that has not gone away.
         backoff.expires_after(accept_backoff);
         co_await backoff.async_wait(use_nothrow);
@@ -132,21 +141,20 @@ bool Listener::refuse_pending_connection() {
     // backlog, told why, and closed, so that clients see a clear answer instead of a hang.
     if (reserve_fd_ < 0) return false;
     ::close(reserve_fd_);
-    reserve_fd_ = -1;
     error_code error;
     tcp::socket refused = acceptor_.accept(error);
-    if (!error) {
+    bool refused_one = !error;  // would_block: nothing was pending after all
+    if (refused_one) {
         static constexpr std::string_view answer =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
-            "45\r\n"
-            "Connection: close\r\n\r\n{\"error\":\"server is at its connection limit\"}";
+            "45\r\nConnection: close\r\n\r\n{\"error\":\"server is at its connection limit\"}";
         refused.non_blocking(true, error);
         refused.send(asio::buffer(answer), 0, error);  // best effort: it is closed either way
         refused.close(error);
+        ++refused_;
     }
     reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ++refused_;
-    return reserve_fd_ >= 0;
+    return refused_one;
 }
 
 void Listener::start_session(tcp::socket socket) {

@@ -36,6 +36,7 @@ class Listener {
 
     awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
+    // Answers one pending connection with 503 and closes it; false if none was pending.
     bool refuse_pending_connection();
     void forget(std::uint64_t id);  // any thread
 

@@ -4,11 +4,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -60,6 +65,18 @@ class Child {
     }
 
     int output() const { return output_; }
+    // CPU time used so far, user and system, in clock ticks (/proc/<pid>/stat).
+    long cpu_ticks() const {
+        std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string skip;
+        for (int i = 0; i < 11; ++i)
+            fields >> skip;  // state .. cmajflt
+        long user = 0, system = 0;
+        fields >> user >> system;
+        return user + system;
+    }
     void signal(int number) { kill(pid_, number); }
     // The exit status; -1 if it was killed by a signal.
     int wait() {
@@ -164,6 +181,23 @@ BOOST_AUTO_TEST_CASE(out_of_descriptors_it_refuses_with_503_keeps_serving_and_re
                    45u);  // the rest: stdio, epoll, timers, the listener, the reserve
         BOOST_TEST(refusal.find(R"({"error":"server is at its connection limit"})") !=
                    std::string::npos);
+
+        // At the limit, with clients still knocking, it does not spin: a refusal costs little.
+        long before = child.cpu_ticks();
+        for (int i = 0; i < 20; ++i) {
+            // Without a request, so that the refusal is not lost to a reset.
+            tcp::socket knocking(co_await asio::this_coro::executor);
+            co_await knocking.async_connect(server, asio::use_awaitable);
+            std::string answer;
+            co_await asio::async_read(knocking, asio::dynamic_buffer(answer), use_nothrow);
+            BOOST_TEST(answer.starts_with("HTTP/1.1 503"));
+        }
+        asio::steady_timer window(co_await asio::this_coro::executor,
+                                  std::chrono::milliseconds(500));
+        co_await window.async_wait(asio::use_awaitable);
+        long spent = child.cpu_ticks() - before;
+        BOOST_TEST_MESSAGE("CPU while refusing at the limit: " << spent << " ticks in 0.5 s");
+        BOOST_TEST(spent < 15);  // a spinning accept loop would use all 50
 
         // Those it holds are still served.
         auto answer = co_await publisher.get("/send?uid=u0&message=still+here");
