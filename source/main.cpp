@@ -2,16 +2,50 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include "herald/config.hpp"
 #include "herald/log.hpp"
+#include "herald/protocol.hpp"
 #include "herald/server.hpp"
+#include "herald/token.hpp"
+
+namespace {
+
+// `herald token ...`: prints a login token.
+int mint_token(int argc, const char* const* argv) {
+    auto command = herald::parse_token_command(argc, argv);
+    if (!command) {
+        std::fprintf(stderr, "herald token: %s\nTry 'herald token --help'.\n",
+                     command.error().c_str());
+        return 2;
+    }
+    if (command->show_help) {
+        std::fputs(herald::token_usage().c_str(), stdout);
+        return 0;
+    }
+    if (auto problem = herald::uid_error(command->uid)) {
+        std::fprintf(stderr, "herald token: --uid: %.*s\n", static_cast<int>(problem->size()),
+                     problem->data());
+        return 2;
+    }
+    std::string token =
+        herald::mint_hs256_token(command->secret, command->uid, command->ttl,
+                                 herald::seconds_since_epoch(), command->audience, command->issuer);
+    std::printf("%s\n", token.c_str());
+    return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     namespace asio = boost::asio;
+    if (argc > 1 && std::string_view(argv[1]) == "token") return mint_token(argc - 1, argv + 1);
+
     auto command_line = herald::parse_command_line(argc, argv);
     if (!command_line) {
         std::fprintf(stderr, "herald: %s\nTry 'herald --help'.\n", command_line.error().c_str());
@@ -28,9 +62,15 @@ int main(int argc, char** argv) {
     asio::io_context signal_context(1);
     asio::signal_set signals(signal_context, SIGINT, SIGTERM);
 
-    herald::Server server(config);
+    std::optional<herald::Server> server;
     try {
-        server.start();
+        server.emplace(config);
+    } catch (const std::invalid_argument& error) {
+        std::fprintf(stderr, "herald: %s\n", error.what());
+        return 2;
+    }
+    try {
+        server->start();
     } catch (const std::exception& error) {
         herald::log_error("start_failed", {{"error", error.what()}});
         return 1;
@@ -38,9 +78,9 @@ int main(int argc, char** argv) {
     signals.async_wait([&server](herald::error_code error, int signal) {
         if (error) return;
         herald::log_info("signal", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
-        server.stop();
+        server->stop();
     });
     signal_context.run();
-    server.wait();
+    server->wait();
     return 0;
 }

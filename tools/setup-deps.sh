@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache pkg-config
   clang libclang-rt-14-dev
+  libssl-dev
   libboost1.81-dev
   libboost-json1.81-dev
   libboost-url1.81-dev

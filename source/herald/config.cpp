@@ -3,6 +3,10 @@
 #include <sched.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -39,38 +43,72 @@ boost::system::result<std::uint64_t, std::string> parse_scaled(std::string_view 
 po::options_description describe_options() {
     po::options_description options("Options");
     // Every value is read as text and converted below, so that units and errors are ours.
-    options.add_options()("help,h", "print this help and exit")(
-        "address", po::value<std::string>()->value_name("ADDR")->default_value("0.0.0.0"),
-        "address to listen on")("port",
-                                po::value<std::string>()->value_name("N")->default_value("8181"),
-                                "port to listen on; 0 picks a free port")(
-        "threads", po::value<std::string>()->value_name("N")->default_value("0"),
-        "I/O threads; 0 means one per core this process may run on")(
-        "log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
-        "debug, info, warn or error")(
-        "login-timeout", po::value<std::string>()->value_name("TIME")->default_value("10s"),
-        "time a new WebSocket has to send its login frame")(
-        "max-message-size", po::value<std::string>()->value_name("SIZE")->default_value("64KiB"),
-        "largest inbound WebSocket message; larger closes with 1009")(
-        "ping-interval", po::value<std::string>()->value_name("TIME")->default_value("25s"),
-        "time between keep-alive pings")(
-        "pong-timeout", po::value<std::string>()->value_name("TIME")->default_value("10s"),
-        "a connection silent this long after a ping is closed")(
-        "close-timeout", po::value<std::string>()->value_name("TIME")->default_value("5s"),
-        "time a closing handshake or a stuck write may take before the socket is dropped")(
-        "send-queue", po::value<std::string>()->value_name("N")->default_value("1024"),
-        "messages queued per connection before it is closed as a slow consumer")(
-        "send-queue-bytes", po::value<std::string>()->value_name("SIZE")->default_value("1MiB"),
-        "bytes queued per connection before it is closed as a slow consumer")(
-        "max-body", po::value<std::string>()->value_name("SIZE")->default_value("1MiB"),
-        "largest HTTP request body; larger is refused with 413")(
-        "max-header-size", po::value<std::string>()->value_name("SIZE")->default_value("16KiB"),
-        "largest HTTP request head; larger is refused with 431")(
-        "http-timeout", po::value<std::string>()->value_name("TIME")->default_value("30s"),
-        "time to receive one HTTP request, and idle time of a keep-alive connection")(
-        "shutdown-timeout", po::value<std::string>()->value_name("TIME")->default_value("5s"),
-        "on SIGINT or SIGTERM, time to close connections before exiting");
+    auto text = [](const char* name, const char* fallback) {
+        return po::value<std::string>()->value_name(name)->default_value(fallback);
+    };
+    auto optional_text = [](const char* name) {
+        return po::value<std::string>()->value_name(name);
+    };
+    auto list = [](const char* name) {
+        return po::value<std::vector<std::string>>()->value_name(name)->composing();
+    };
+    // clang-format off
+    options.add_options()
+        ("help,h", "print this help and exit")
+        ("address", text("ADDR", "0.0.0.0"), "address to listen on")
+        ("port", text("N", "8181"), "port to listen on; 0 picks a free port")
+        ("threads", text("N", "0"), "I/O threads; 0 means one per core this process may run on")
+        ("log-level", text("LEVEL", "info"), "debug, info, warn or error")
+        ("login-timeout", text("TIME", "10s"), "time a new WebSocket has to send its login frame")
+        ("max-message-size", text("SIZE", "64KiB"), "largest inbound WebSocket message; larger closes with 1009")
+        ("max-inbound-rate", text("N", "20"),
+         "WebSocket frames per second a connection may send (bursts of twice that); more closes with 1008")
+        ("ping-interval", text("TIME", "25s"), "time between keep-alive pings")
+        ("pong-timeout", text("TIME", "10s"), "a connection silent this long after a ping is closed")
+        ("close-timeout", text("TIME", "5s"),
+         "time a closing handshake or a stuck write may take before the socket is dropped")
+        ("send-queue", text("N", "1024"), "messages queued per connection before it is closed as a slow consumer")
+        ("send-queue-bytes", text("SIZE", "1MiB"),
+         "bytes queued per connection before it is closed as a slow consumer")
+        ("max-connections", text("N", "0"), "WebSocket connections in all; more get 503 (0: as descriptors allow)")
+        ("max-connections-per-ip", text("N", "0"), "WebSocket connections per client address; more get 429 (0: no limit)")
+        ("max-body", text("SIZE", "1MiB"), "largest HTTP request body; larger is refused with 413")
+        ("max-header-size", text("SIZE", "16KiB"), "largest HTTP request head; larger is refused with 431")
+        ("http-timeout", text("TIME", "30s"),
+         "time to receive one HTTP request, and idle time of a keep-alive connection")
+        ("shutdown-timeout", text("TIME", "5s"), "on SIGINT or SIGTERM, time to close connections before exiting")
+        ("token-secret", optional_text("SECRET"),
+         "HS256 key: logins must carry a JWT (also from HERALD_TOKEN_SECRET, which keeps it out of ps)")
+        ("token-public-key", optional_text("FILE"), "PEM public key (RSA for RS256, P-256 for ES256): logins must carry a JWT")
+        ("token-audience", optional_text("AUD"), "required aud claim of login tokens")
+        ("token-issuer", optional_text("ISS"), "required iss claim of login tokens")
+        ("api-key", list("KEY"),
+         "key that /send and /stats require (repeatable; also HERALD_API_KEYS, comma-separated)")
+        ("allowed-origin", list("ORIGIN"),
+         "Origin allowed to open a WebSocket (repeatable; exact, or *.example.com); default: any");
+    // clang-format on
     return options;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return std::nullopt;
+    return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+// Splits a comma-separated environment variable; empty items are dropped.
+std::vector<std::string> split_list(const char* text) {
+    std::vector<std::string> items;
+    if (text == nullptr) return items;
+    std::string_view rest(text);
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        auto item = rest.substr(0, comma);
+        if (!item.empty()) items.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return items;
 }
 
 template <typename Number>
@@ -117,9 +155,66 @@ boost::system::result<std::size_t, std::string> parse_size(std::string_view text
     return static_cast<std::size_t>(*bytes);
 }
 
+namespace {
+
+po::options_description describe_token_options() {
+    po::options_description options("Options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "print this help and exit")
+        ("secret", po::value<std::string>()->value_name("SECRET"), "HS256 key (or HERALD_TOKEN_SECRET)")
+        ("uid", po::value<std::string>()->value_name("UID"), "the user the token logs in (its sub)")
+        ("ttl", po::value<std::string>()->value_name("TIME")->default_value("3600"), "validity, e.g. 3600, 15m")
+        ("audience", po::value<std::string>()->value_name("AUD"), "aud claim")
+        ("issuer", po::value<std::string>()->value_name("ISS"), "iss claim");
+    // clang-format on
+    return options;
+}
+
+}  // namespace
+
+std::string token_usage() {
+    std::ostringstream text;
+    text << "Usage: herald token --secret SECRET --uid UID [--ttl 3600]\n"
+            "Prints an HS256 login token for a server started with the same --token-secret.\n\n"
+         << describe_token_options();
+    return text.str();
+}
+
+boost::system::result<TokenCommand, std::string> parse_token_command(int argc,
+                                                                     const char* const* argv) {
+    po::variables_map values;
+    try {
+        po::store(po::parse_command_line(argc, argv, describe_token_options()), values);
+        po::notify(values);
+    } catch (const po::error& error) {
+        return std::string(error.what());
+    }
+    TokenCommand command;
+    if (values.count("help")) {
+        command.show_help = true;
+        return command;
+    }
+    if (values.count("secret"))
+        command.secret = values["secret"].as<std::string>();
+    else if (const char* secret = std::getenv("HERALD_TOKEN_SECRET"))
+        command.secret = secret;
+    if (command.secret.empty()) return std::string("--secret (or HERALD_TOKEN_SECRET) is required");
+    if (!values.count("uid")) return std::string("--uid is required");
+    command.uid = values["uid"].as<std::string>();
+    auto ttl = parse_duration(values["ttl"].as<std::string>());
+    if (!ttl || ttl->count() <= 0) return std::string("--ttl: expected a positive duration");
+    command.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+    if (values.count("audience")) command.audience = values["audience"].as<std::string>();
+    if (values.count("issuer")) command.issuer = values["issuer"].as<std::string>();
+    return command;
+}
+
 std::string usage() {
     std::ostringstream text;
     text << "Usage: herald [options]\n"
+            "       herald token --secret SECRET --uid UID [--ttl 3600]   (see herald token "
+            "--help)\n"
             "A WebSocket push center: clients connect to /ws and log in with {\"uid\":\"...\"};\n"
             "backends push with GET or POST /send. See README.md.\n\n"
          << describe_options();
@@ -188,6 +283,38 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
     auto send_queue = parse_number<std::size_t>(text("send-queue"), "send-queue", 1, 1'000'000);
     if (!send_queue) return send_queue.error();
     config.send_queue = *send_queue;
+    auto max_connections =
+        parse_number<std::size_t>(text("max-connections"), "max-connections", 0, 100'000'000);
+    if (!max_connections) return max_connections.error();
+    config.max_connections = *max_connections;
+    auto per_ip = parse_number<std::size_t>(text("max-connections-per-ip"),
+                                            "max-connections-per-ip", 0, 100'000'000);
+    if (!per_ip) return per_ip.error();
+    config.max_connections_per_ip = *per_ip;
+    auto inbound_rate =
+        parse_number<unsigned>(text("max-inbound-rate"), "max-inbound-rate", 1, 1'000'000);
+    if (!inbound_rate) return inbound_rate.error();
+    config.max_inbound_rate = *inbound_rate;
+
+    // Secrets may come from the environment, so that they do not show in process listings.
+    if (values.count("token-secret"))
+        config.token_secret = text("token-secret");
+    else if (const char* secret = std::getenv("HERALD_TOKEN_SECRET"))
+        config.token_secret = secret;
+    if (values.count("token-public-key")) {
+        auto pem = read_file(text("token-public-key"));
+        if (!pem) return "--token-public-key: cannot read '" + text("token-public-key") + "'";
+        config.token_public_key_pem = std::move(*pem);
+    }
+    if (values.count("token-audience")) config.token_audience = text("token-audience");
+    if (values.count("token-issuer")) config.token_issuer = text("token-issuer");
+    if (values.count("api-key")) config.api_keys = values["api-key"].as<std::vector<std::string>>();
+    for (auto& key : split_list(std::getenv("HERALD_API_KEYS")))
+        config.api_keys.push_back(std::move(key));
+    for (const auto& key : config.api_keys)
+        if (key.empty()) return std::string("--api-key: a key must not be empty");
+    if (values.count("allowed-origin"))
+        config.allowed_origins = values["allowed-origin"].as<std::vector<std::string>>();
     return result;
 }
 

@@ -33,6 +33,11 @@ struct Config {
     Duration close_timeout = std::chrono::seconds(5);
     std::size_t send_queue = 1024;
     std::size_t send_queue_bytes = 1024 * 1024;
+    // A browser app sends a frame now and then (a token refresh); a flood is abuse.
+    unsigned max_inbound_rate = 20;   // frames per second, in bursts of up to twice that
+    std::size_t max_connections = 0;  // 0: as many as descriptors allow
+    std::size_t max_connections_per_ip =
+        0;  // 0: no limit (clients behind one proxy share an address)
 
     // HTTP requests.
     std::size_t max_body = 1024 * 1024;
@@ -40,6 +45,17 @@ struct Config {
     Duration http_timeout = std::chrono::seconds(30);
 
     Duration shutdown_timeout = std::chrono::seconds(5);
+
+    // Security. With no token key and no API key, logins and publishes are unauthenticated,
+    // as in the seed (dev mode).
+    std::string token_secret;          // HS256
+    std::string token_public_key_pem;  // RS256 or ES256
+    std::string token_audience;
+    std::string token_issuer;
+    std::vector<std::string> api_keys;
+    std::vector<std::string> allowed_origins;  // empty: any origin
+
+    bool tokens_required() const { return !token_secret.empty() || !token_public_key_pem.empty(); }
 };
 
 struct CommandLine {
@@ -53,6 +69,22 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
 
 // The text of `herald --help`.
 std::string usage();
+
+// `herald token ...`: mints an HS256 login token, for development and for backends.
+struct TokenCommand {
+    TokenCommand() =
+        default;  // not an aggregate, so that a result<> of it takes a string as its error
+    std::string secret;
+    std::string uid;
+    std::chrono::seconds ttl{3600};
+    std::string audience;
+    std::string issuer;
+    bool show_help = false;
+};
+// Parses the arguments after `token`. The secret may come from HERALD_TOKEN_SECRET instead.
+boost::system::result<TokenCommand, std::string> parse_token_command(int argc,
+                                                                     const char* const* argv);
+std::string token_usage();
 
 // "250ms", "10s", "5m", or a bare number of seconds.
 boost::system::result<Duration, std::string> parse_duration(std::string_view text);

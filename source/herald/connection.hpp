@@ -29,6 +29,8 @@ namespace close_reasons {
 inline constexpr CloseReason shutdown{1001, "server shutting down"};
 inline constexpr CloseReason slow_consumer{1008, "slow consumer"};
 inline constexpr CloseReason pong_timeout{1008, "pong timeout"};
+inline constexpr CloseReason token_expired{1008, "token expired"};
+inline constexpr CloseReason inbound_rate{1008, "inbound rate limit exceeded"};
 }  // namespace close_reasons
 
 // What the writer coroutine sends next.
@@ -70,7 +72,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void enqueue_ping();
     // Has the writer send a close frame with `reason`. With `flush`, what is already queued is
     // sent first when the queue has room for the close; otherwise the queue is dropped.
-    // `reason` must outlive the connection: one of close_reasons.
+    // `reason` must outlive the connection: one of close_reasons. Any thread (the hub, or the
+    // connection's own reader when its peer breaks a rule).
     void close(const CloseReason& reason, bool flush);
     // Drops the socket without a close handshake, for a peer that did not finish closing in time.
     void abort();
@@ -100,6 +103,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return Clock::time_point(Clock::duration(last_heard_.load(std::memory_order_relaxed)));
     }
 
+    // When the login token expires, in seconds since the epoch; 0 for never. Set at login and
+    // by each refresh; the hub closes the connection once it has passed.
+    void set_token_expiry(std::int64_t seconds) {
+        token_expiry_.store(seconds, std::memory_order_relaxed);
+    }
+    std::int64_t token_expiry() const { return token_expiry_.load(std::memory_order_relaxed); }
+
   private:
     using Outbox =
         asio::experimental::basic_concurrent_channel<asio::any_io_executor, OutboxChannelTraits<>,
@@ -116,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<std::size_t> queued_bytes_{0};
     std::atomic<const CloseReason*> close_reason_{&close_reasons::shutdown};
     std::atomic<Clock::rep> last_heard_;
+    std::atomic<std::int64_t> token_expiry_{0};
     tcp::socket* socket_ = nullptr;  // the connection's strand only
 };
 

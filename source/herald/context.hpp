@@ -1,6 +1,7 @@
 // What every connection's coroutines share. The Server owns all of it, and it outlives them.
 #pragma once
 
+#include "herald/access.hpp"
 #include "herald/config.hpp"
 #include "herald/connection.hpp"
 #include "herald/hub.hpp"
@@ -9,6 +10,7 @@ namespace herald {
 
 struct Context {
     const Config& config;
+    const Access& access;
     Hub& hub;
     Clock::time_point started_at;
 };

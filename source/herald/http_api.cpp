@@ -26,6 +26,19 @@ Response method_not_allowed(std::string_view allowed, unsigned version) {
     return response;
 }
 
+// Publishing and admin endpoints need an API key once keys are configured.
+bool authorized(const Request& request, const Context& context) {
+    return context.access.publisher_allowed(request[http::field::authorization],
+                                            request["X-API-Key"]);
+}
+
+Response unauthorized(unsigned version) {
+    Response response =
+        error_response(http::status::unauthorized, "a valid API key is required", version);
+    response.set(http::field::www_authenticate, "Bearer");
+    return response;
+}
+
 std::string_view path_of(std::string_view target) {
     return target.substr(0, target.find('?'));
 }
@@ -65,11 +78,13 @@ awaitable<Response> handle_request(Request request, Context& context) {
     std::string_view path = path_of(request.target());
     http::verb method = request.method();
     if (path == "/send") {
+        if (!authorized(request, context)) co_return unauthorized(request.version());
         if (method != http::verb::get && method != http::verb::post)
             co_return method_not_allowed("GET, POST", request.version());
         co_return co_await send(request, context);
     }
     if (path == "/stats") {
+        if (!authorized(request, context)) co_return unauthorized(request.version());
         if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
         co_return co_await stats(request, context);
     }

@@ -1,5 +1,8 @@
 #include "herald/http_session.hpp"
 
+#include <variant>
+
+#include <boost/asio/this_coro.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -52,6 +55,45 @@ bool expects_continue(const Request& head) {
     return beast::iequals(head[http::field::expect], "100-continue");
 }
 
+// The checks an upgrade request must pass before it gets its WebSocket: the origin, the token of
+// a non-browser client, and the connection limits. A refusal is the HTTP answer to send.
+awaitable<std::variant<Upgrade, Response>> check_upgrade(Request request, tcp::endpoint remote,
+                                                         Context& context) {
+    unsigned version = request.version();
+    if (!context.access.origin_allowed(request[http::field::origin]))
+        co_return error_response(http::status::forbidden, "origin not allowed", version);
+
+    // Named first: a co_await inside a braced initializer trips g++ 12.
+    auto executor = co_await asio::this_coro::executor;
+    Upgrade upgrade{tcp::socket(executor), {}, remote};  // the socket is filled in by the caller
+    if (auto token = bearer_token(request[http::field::authorization]);
+        token && context.access.tokens_required()) {
+        auto claims = context.access.verify_token(*token);
+        if (!claims)
+            co_return error_response(http::status::unauthorized, describe(claims.error()), version);
+        upgrade.authenticated = std::move(*claims);
+        auto query =
+            request.target().substr(std::min(request.target().size(), request.target().find('?')));
+        if (query.find("v=1") != std::string_view::npos) upgrade.protocol = Protocol::json;
+    }
+
+    if (context.hub.limits_connections()) {
+        switch (co_await context.hub.admit(remote.address())) {
+            case Admission::server_full:
+                co_return error_response(http::status::service_unavailable,
+                                         "server is at its connection limit", version);
+            case Admission::address_full:
+                co_return error_response(http::status::too_many_requests,
+                                         "too many connections from this address", version);
+            case Admission::admitted:
+                upgrade.admitted = true;
+                break;
+        }
+    }
+    upgrade.request = std::move(request);
+    co_return upgrade;
+}
+
 }  // namespace
 
 awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t id,
@@ -81,9 +123,18 @@ awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t i
 
         if (!error && websocket::is_upgrade(parser.get()) &&
             path_of(parser.get().target()) == "/ws") {
+            auto checked = co_await check_upgrade(parser.release(), remote, context);
+            if (auto* refusal = std::get_if<Response>(&checked)) {
+                refusal->keep_alive(false);
+                log_answer(id, remote, "/ws", *refusal);
+                co_await http::async_write(stream, *refusal, use_nothrow);
+                break;
+            }
             // The websocket keeps its own timeouts from here on.
             stream.expires_never();
-            co_return Upgrade{stream.release_socket(), parser.release(), remote};
+            Upgrade upgrade = std::move(std::get<Upgrade>(checked));
+            upgrade.socket = stream.release_socket();
+            co_return upgrade;
         }
 
         if (!error && expects_continue(parser.get())) {

@@ -10,15 +10,9 @@
 #include "herald/http_api.hpp"
 #include "herald/net.hpp"
 #include "herald/stop_signal.hpp"
+#include "herald/websocket_session.hpp"
 
 namespace herald {
-
-// A connection that asked for a WebSocket: its socket and its upgrade request.
-struct Upgrade {
-    tcp::socket socket;
-    Request request;
-    tcp::endpoint remote;
-};
 
 // Serves HTTP requests on `socket` until the peer is done, a request is malformed, or the server
 // stops (then returns nothing), or until a request asks for a WebSocket on /ws (then returns

@@ -10,6 +10,7 @@
 #include <boost/asio/prefer.hpp>
 
 #include "herald/log.hpp"
+#include "herald/token.hpp"
 
 namespace herald {
 namespace {
@@ -83,6 +84,33 @@ awaitable<HubStats> Hub::stats() {
         HubStats stats = stats_;
         stats.users = users_.size();
         return stats;
+    });
+}
+
+awaitable<Admission> Hub::admit(asio::ip::address address) {
+    return ask([this, address] {
+        if (options_.max_connections != 0 && admitted_ >= options_.max_connections)
+            return Admission::server_full;
+        if (options_.max_connections_per_address != 0) {
+            std::size_t& count = admitted_per_address_[address];
+            if (count >= options_.max_connections_per_address) {
+                if (count == 0) admitted_per_address_.erase(address);
+                return Admission::address_full;
+            }
+            ++count;
+        }
+        ++admitted_;
+        return Admission::admitted;
+    });
+}
+
+void Hub::release(asio::ip::address address) {
+    asio::post(strand_, [this, address] {
+        --admitted_;
+        if (options_.max_connections_per_address == 0) return;
+        auto found = admitted_per_address_.find(address);
+        if (found != admitted_per_address_.end() && --found->second == 0)
+            admitted_per_address_.erase(found);
     });
 }
 
@@ -179,10 +207,16 @@ void Hub::schedule_tick() {
 
 void Hub::tick() {
     auto now = Clock::now();
-    std::vector<std::shared_ptr<Connection>> silent;
+    std::int64_t now_seconds = seconds_since_epoch();
+    std::vector<std::shared_ptr<Connection>> silent, expired;
     for (auto& [uid, registrations] : users_) {
         for (auto& registration : registrations) {
             auto& connection = *registration.connection;
+            std::int64_t expiry = connection.token_expiry();
+            if (expiry != 0 && now_seconds >= expiry) {
+                expired.push_back(registration.connection);
+                continue;
+            }
             if (registration.ping_sent != Clock::time_point{}) {
                 if (connection.last_heard() >= registration.ping_sent)
                     registration.ping_sent = {};
@@ -195,6 +229,11 @@ void Hub::tick() {
                 registration.next_ping = now + options_.ping_interval;
             }
         }
+    }
+    for (auto& connection : expired) {
+        log_info("token_expired", {{"conn", connection->id()}, {"uid", connection->uid()}});
+        // Flushed: what was published while the token was valid still reaches the client.
+        close_connection(connection, close_reasons::token_expired, true);
     }
     for (auto& connection : silent) {
         log_info("pong_timeout", {{"conn", connection->id()}, {"uid", connection->uid()}});

@@ -21,7 +21,12 @@ struct HubOptions {
     Duration ping_interval = std::chrono::seconds(25);
     Duration pong_timeout = std::chrono::seconds(10);
     Duration close_timeout = std::chrono::seconds(5);
+    std::size_t max_connections = 0;              // 0: no limit
+    std::size_t max_connections_per_address = 0;  // 0: no limit
 };
+
+// Whether a new WebSocket may open, under the connection limits.
+enum class Admission { admitted, server_full, address_full };
 
 struct HubStats {
     std::size_t connections = 0;
@@ -57,6 +62,14 @@ class Hub {
     awaitable<std::size_t> publish(std::vector<std::string> uids, MessagePtr message);
 
     awaitable<HubStats> stats();
+
+    // Counts a WebSocket that is about to open against the connection limits; an admitted one
+    // must be released when it ends, whether or not it ever logged in.
+    bool limits_connections() const {
+        return options_.max_connections != 0 || options_.max_connections_per_address != 0;
+    }
+    awaitable<Admission> admit(asio::ip::address address);
+    void release(asio::ip::address address);
 
     // Shutdown: refuses further joins and closes every connection with 1001 after what is
     // already queued to it. Connections that do not finish closing within the close timeout
@@ -96,6 +109,8 @@ class Hub {
     std::unordered_map<const Connection*, Closing> closing_;
     HubStats stats_;
     bool stopping_ = false;
+    std::size_t admitted_ = 0;
+    std::unordered_map<asio::ip::address, std::size_t> admitted_per_address_;
 };
 
 }  // namespace herald

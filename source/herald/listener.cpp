@@ -58,8 +58,7 @@ struct Listener::HttpDone {
         auto executor = upgrade->socket.get_executor();
         asio::co_spawn(
             executor,
-            run_websocket_session(std::move(upgrade->socket), std::move(upgrade->request), id,
-                                  upgrade->remote, std::move(stop), listener->context_),
+            run_websocket_session(std::move(*upgrade), id, std::move(stop), listener->context_),
             WebSocketDone{listener, id});
     }
 };

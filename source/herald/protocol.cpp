@@ -65,13 +65,39 @@ boost::system::result<Login, LoginError> parse_login(std::string_view frame) {
             return LoginError("unsupported protocol version");
         result.protocol = Protocol::json;
     }
+    if (const json::value* token = login->if_contains("token")) {
+        if (!token->is_string() || token->as_string().empty() ||
+            token->as_string().size() > max_token_size)
+            return LoginError("token must be a non-empty string");
+        result.token.assign(token->as_string());
+    }
     const json::value* uid = login->if_contains("uid");
-    if (uid == nullptr) return LoginError("uid is missing");
+    if (uid == nullptr) {
+        if (result.token.empty()) return LoginError("uid is missing");
+        return result;
+    }
     if (!uid->is_string()) return LoginError("uid must be a string");
     std::string_view text = uid->as_string();
     if (auto problem = uid_error(text)) return LoginError(*problem);
     result.uid.assign(text);
     return result;
+}
+
+boost::system::result<Command, std::string_view> parse_command(std::string_view frame) {
+    boost::system::error_code error;
+    json::value value = json::parse(frame, error);
+    if (error || !value.is_object()) return std::string_view("command is not a JSON object");
+    Command command;
+    const json::value* type = value.as_object().if_contains("type");
+    if (type == nullptr || !type->is_string()) return std::string_view("command has no type");
+    if (type->as_string() != "refresh") return command;  // unknown commands are ignored
+    command.kind = Command::Kind::refresh;
+    const json::value* token = value.as_object().if_contains("token");
+    if (token == nullptr || !token->is_string() || token->as_string().empty() ||
+        token->as_string().size() > max_token_size)
+        return std::string_view("refresh needs a token");
+    command.token.assign(token->as_string());
+    return command;
 }
 
 boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target) {

@@ -21,15 +21,19 @@ inline constexpr std::size_t max_uid_size = 128;
 enum class Protocol : std::uint8_t { seed, json };
 
 struct Login {
-    std::string uid;
+    std::string uid;    // empty when the login carries a token instead
+    std::string token;  // a JWT, when logins are authenticated
     Protocol protocol = Protocol::seed;
 };
+
+inline constexpr std::size_t max_token_size = 8 * 1024;
 
 // The reason a login is refused; it becomes the WebSocket close reason, so it stays short.
 using LoginError = std::string_view;
 
-// Parses the first frame of a connection: {"uid":"123"} or {"uid":"123","v":1}.
-// Unknown members are ignored, so later protocol versions can add to the login.
+// Parses the first frame of a connection: {"uid":"123"}, {"token":"<jwt>"}, either with "v":1.
+// Unknown members are ignored, so later protocol versions can add to the login. Whether a
+// token is required, and what it says, is the session's business.
 boost::system::result<Login, LoginError> parse_login(std::string_view frame);
 
 // Why `uid` cannot name a user (empty, too long, control characters, not UTF-8), or nothing.
@@ -62,6 +66,14 @@ MessagePtr make_message(const boost::json::value& message);
 
 // {"type":"welcome","uid":"..."}: sent to a JSON-protocol connection once it is registered.
 std::string welcome_frame(std::string_view uid);
+
+// A command a JSON-protocol client sends after its login.
+struct Command {
+    enum class Kind { refresh, unknown } kind = Kind::unknown;
+    std::string token;  // refresh: the new token
+};
+// Parses a frame sent after the login; an error is a close reason.
+boost::system::result<Command, std::string_view> parse_command(std::string_view frame);
 
 bool is_valid_utf8(std::string_view text);
 

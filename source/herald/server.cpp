@@ -2,13 +2,22 @@
 
 #include <sys/resource.h>
 
+#include <stdexcept>
+
 #include "herald/log.hpp"
 
 namespace herald {
 namespace {
 
 HubOptions hub_options(const Config& config) {
-    return HubOptions{config.ping_interval, config.pong_timeout, config.close_timeout};
+    return HubOptions{config.ping_interval, config.pong_timeout, config.close_timeout,
+                      config.max_connections, config.max_connections_per_ip};
+}
+
+Access make_access(const Config& config) {
+    auto access = Access::create(config);
+    if (!access) throw std::invalid_argument(access.error());
+    return std::move(*access);
 }
 
 }  // namespace
@@ -26,9 +35,10 @@ std::size_t raise_open_file_limit() {
 
 Server::Server(Config config)
     : config_(std::move(config)),
+      access_(make_access(config_)),
       io_context_(static_cast<int>(config_.threads)),
       hub_(io_context_.get_executor(), hub_options(config_)),
-      context_{config_, hub_, Clock::now()},
+      context_{config_, access_, hub_, Clock::now()},
       listener_(io_context_, context_) {}
 
 Server::~Server() {
@@ -45,6 +55,10 @@ tcp::endpoint Server::start() {
                            {"port", endpoint.port()},
                            {"max_fds", descriptors},
                            {"threads", config_.threads}});
+    if (access_.open())
+        log_warn(
+            "unauthenticated",
+            {{"note", "no token key and no API key: anyone may log in as any uid and publish"}});
     hub_.start();
     listener_.start();
     running_threads_ = config_.threads;

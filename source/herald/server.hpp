@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "herald/access.hpp"
 #include "herald/config.hpp"
 #include "herald/context.hpp"
 #include "herald/hub.hpp"
@@ -19,6 +20,7 @@ namespace herald {
 
 class Server {
   public:
+    // Throws std::invalid_argument when the configured keys cannot be used.
     explicit Server(Config config);
     ~Server();  // stops and waits, if the owner did not
 
@@ -41,6 +43,7 @@ class Server {
     void watch_shutdown();
 
     Config config_;
+    Access access_;
     // Declared before everything that holds one of its strands, so that it is destroyed last.
     asio::io_context io_context_;
     Hub hub_;

@@ -1,6 +1,8 @@
 #include "herald/websocket_session.hpp"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <string>
@@ -26,6 +28,45 @@ namespace {
 
 constexpr CloseReason login_timeout{1008, "login timeout"};
 constexpr CloseReason login_not_text{1008, "login must be a text frame"};
+constexpr CloseReason token_required{1008, "token required"};
+constexpr CloseReason uid_missing{1008, "uid is missing"};
+constexpr CloseReason refresh_for_another_sub{1008, "refresh token is for another sub"};
+
+// The close for a refused token; static, since a connection's close reason outlives the call.
+const CloseReason& token_refusal(TokenError error) {
+    static const CloseReason reasons[] = {
+        {1008, describe(TokenError::malformed)},
+        {1008, describe(TokenError::unsupported_algorithm)},
+        {1008, describe(TokenError::bad_signature)},
+        {1008, describe(TokenError::expired)},
+        {1008, describe(TokenError::not_yet_valid)},
+        {1008, describe(TokenError::wrong_audience)},
+        {1008, describe(TokenError::wrong_issuer)},
+        {1008, describe(TokenError::no_sub)},
+    };
+    return reasons[static_cast<std::size_t>(error)];
+}
+
+// A token bucket for the frames a client sends: `rate` a second, in bursts of twice that.
+class InboundLimit {
+  public:
+    explicit InboundLimit(unsigned rate) : rate_(rate), tokens_(2.0 * rate), last_(Clock::now()) {}
+
+    bool allow() {
+        auto now = Clock::now();
+        double elapsed = std::chrono::duration<double>(now - last_).count();
+        last_ = now;
+        tokens_ = std::min(2.0 * rate_, tokens_ + elapsed * rate_);
+        if (tokens_ < 1.0) return false;
+        tokens_ -= 1.0;
+        return true;
+    }
+
+  private:
+    double rate_;
+    double tokens_;
+    Clock::time_point last_;
+};
 
 using WebSocket = websocket::stream<tcp::socket>;
 
@@ -47,12 +88,15 @@ class WebSocketSession {
           context_(context),
           reader_finished_(ws_.get_executor()) {}
 
-    awaitable<void> run(http::request<http::string_body> upgrade);
+    awaitable<void> run(http::request<http::string_body> upgrade,
+                        std::optional<TokenClaims> authenticated, Protocol protocol);
 
   private:
     struct ReaderDone;
 
     awaitable<std::optional<Login>> read_login();
+    awaitable<std::optional<Login>> authenticate(Login login);
+    void handle_command(std::string_view frame);
     awaitable<void> enforce_login_deadline();
     awaitable<void> serve(Protocol protocol);
     awaitable<void> read_loop();
@@ -68,6 +112,7 @@ class WebSocketSession {
     std::optional<CloseReason> closed_with_;  // set once this side sends a close frame
     error_code error_;                        // the first I/O error that ended the connection
     bool reader_done_ = false;
+    std::int64_t token_expiry_ = 0;       // of the login token, until the Connection holds it
     asio::steady_timer reader_finished_;  // cancelled when the reader is done: an event to await
 };
 
@@ -90,7 +135,8 @@ struct WebSocketSession::ReaderDone {
     }
 };
 
-awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade) {
+awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade,
+                                      std::optional<TokenClaims> authenticated, Protocol protocol) {
     const Config& config = context_.config;
     // Idle connections are watched by the hub's keep-alive, so Beast's idle timer stays off; its
     // handshake timeout bounds the opening and closing handshakes.
@@ -105,16 +151,24 @@ awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade) 
         co_return;
     }
 
-    std::optional<Login> login = co_await read_login();
+    std::optional<Login> login;
+    if (authenticated) {
+        // The upgrade request carried a verified token: no login frame to wait for.
+        login = Login{std::move(authenticated->sub), {}, protocol};
+        token_expiry_ = authenticated->exp.value_or(0);
+    } else {
+        login = co_await read_login();
+    }
     if (!login) {
         log_info("login_failed", {{"conn", id_}, {"remote", remote_}, {"reason", end_reason()}});
         co_return;
     }
 
-    Protocol protocol = login->protocol;
+    protocol = login->protocol;
     OutboxLimits limits{config.send_queue, config.send_queue_bytes};
     connection_ =
         std::make_shared<Connection>(ws_.get_executor(), id_, std::move(*login), remote_, limits);
+    connection_->set_token_expiry(token_expiry_);
     connection_->attach(&ws_.next_layer());
     ws_.control_callback(
         [connection = connection_.get()](websocket::frame_type, beast::string_view) {
@@ -164,7 +218,32 @@ awaitable<std::optional<Login>> WebSocketSession::read_login() {
         co_await close(CloseReason{1008, login.error()});
         co_return std::nullopt;
     }
-    co_return std::move(*login);
+    co_return co_await authenticate(std::move(*login));
+}
+
+// Settles who the login is: with tokens configured, only a verified token's sub; otherwise the
+// uid it names, as in the seed.
+awaitable<std::optional<Login>> WebSocketSession::authenticate(Login login) {
+    if (!context_.access.tokens_required()) {
+        if (login.uid.empty()) {
+            co_await close(uid_missing);
+            co_return std::nullopt;
+        }
+        co_return login;
+    }
+    if (login.token.empty()) {
+        co_await close(token_required);
+        co_return std::nullopt;
+    }
+    auto claims = context_.access.verify_token(login.token);
+    if (!claims) {
+        co_await close(token_refusal(claims.error()));
+        co_return std::nullopt;
+    }
+    login.uid = std::move(claims->sub);
+    login.token.clear();  // a secret: it is not kept
+    token_expiry_ = claims->exp.value_or(0);
+    co_return login;
 }
 
 // The login read's sibling: at the login deadline, or at shutdown, it closes the connection.
@@ -240,17 +319,44 @@ awaitable<void> WebSocketSession::serve(Protocol protocol) {
 }
 
 awaitable<void> WebSocketSession::read_loop() {
-    // Frames after the login are read and ignored, as in the seed: a small buffer in this frame
-    // will do, so an idle connection's pending read holds no heap buffer.
-    std::array<char, 128> discard;
+    // Frames after the login are read in small pieces into this frame, so an idle connection's
+    // pending read holds no heap buffer. In the seed protocol they are ignored, as in the seed;
+    // with tokens, a JSON-protocol client may send commands (a refresh), gathered in `command`.
+    bool commands = context_.access.tokens_required() && connection_->protocol() == Protocol::json;
+    InboundLimit limit(context_.config.max_inbound_rate);
+    std::array<char, 128> piece;
+    std::string command;
     for (;;) {
-        auto [error, size] = co_await ws_.async_read_some(asio::buffer(discard), use_nothrow);
+        auto [error, size] = co_await ws_.async_read_some(asio::buffer(piece), use_nothrow);
         if (error) {
             if (!error_) error_ = error;
             co_return;
         }
         connection_->touch();
+        if (!ws_.is_message_done()) {
+            if (commands) command.append(piece.data(), size);
+            continue;
+        }
+        if (!limit.allow()) {
+            // The writer sends the close; the flood is not read any further.
+            connection_->close(close_reasons::inbound_rate, false);
+            co_return;
+        }
+        if (!commands) continue;
+        command.append(piece.data(), size);
+        handle_command(command);
+        command.clear();
+        command.shrink_to_fit();
     }
+}
+
+void WebSocketSession::handle_command(std::string_view frame) {
+    auto parsed = parse_command(frame);
+    if (!parsed || parsed->kind != Command::Kind::refresh) return;  // unknown commands are ignored
+    auto claims = context_.access.verify_token(parsed->token);
+    if (!claims) return connection_->close(token_refusal(claims.error()), true);
+    if (claims->sub != connection_->uid()) return connection_->close(refresh_for_another_sub, true);
+    connection_->set_token_expiry(claims->exp.value_or(0));
 }
 
 awaitable<void> WebSocketSession::close(CloseReason reason) {
@@ -271,11 +377,15 @@ std::string WebSocketSession::end_reason() const {
 
 }  // namespace
 
-awaitable<void> run_websocket_session(tcp::socket socket, http::request<http::string_body> upgrade,
-                                      std::uint64_t id, tcp::endpoint remote,
+awaitable<void> run_websocket_session(Upgrade upgrade, std::uint64_t id,
                                       std::shared_ptr<StopSignal> stop, Context& context) {
-    WebSocketSession session(std::move(socket), id, remote, std::move(stop), context);
-    co_await session.run(std::move(upgrade));
+    {
+        WebSocketSession session(std::move(upgrade.socket), id, upgrade.remote, std::move(stop),
+                                 context);
+        co_await session.run(std::move(upgrade.request), std::move(upgrade.authenticated),
+                             upgrade.protocol);
+    }
+    if (upgrade.admitted) context.hub.release(upgrade.remote.address());
 }
 
 }  // namespace herald

@@ -7,17 +7,33 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <optional>
+
 #include "herald/context.hpp"
 #include "herald/net.hpp"
+#include "herald/protocol.hpp"
 #include "herald/stop_signal.hpp"
+#include "herald/token.hpp"
 
 namespace herald {
 
-// Accepts the upgrade, waits for the login frame, registers the connection with the hub, then
-// runs a reader and a writer until either side ends the connection; unregisters it at the end.
-// Runs on the stream's strand. Never throws for I/O failures.
-awaitable<void> run_websocket_session(
-    tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> upgrade,
-    std::uint64_t id, tcp::endpoint remote, std::shared_ptr<StopSignal> stop, Context& context);
+// A connection that asked for a WebSocket and passed the checks of its upgrade request.
+struct Upgrade {
+    tcp::socket socket;
+    boost::beast::http::request<boost::beast::http::string_body> request;
+    tcp::endpoint remote;
+    bool admitted = false;  // counted against the connection limits: release it at the end
+    // Logged in by an `Authorization: Bearer` token on the upgrade request, in the protocol its
+    // URL asked for (/ws?v=1): such a connection sends no login frame.
+    std::optional<TokenClaims> authenticated;
+    Protocol protocol = Protocol::seed;
+};
+
+// Accepts the upgrade, waits for the login frame (unless the upgrade was authenticated),
+// registers the connection with the hub, then runs a reader and a writer until either side
+// ends the connection; unregisters it at the end. Runs on the socket's strand. Never throws for
+// I/O failures.
+awaitable<void> run_websocket_session(Upgrade upgrade, std::uint64_t id,
+                                      std::shared_ptr<StopSignal> stop, Context& context);
 
 }  // namespace herald

@@ -21,8 +21,8 @@ struct HubFixture {
 
     std::shared_ptr<Connection> connection(std::string uid, OutboxLimits limits = {16, 1 << 20}) {
         return std::make_shared<Connection>(io_context.get_executor(), ++next_id,
-                                            Login{std::move(uid), Protocol::seed}, tcp::endpoint{},
-                                            limits);
+                                            Login{std::move(uid), {}, Protocol::seed},
+                                            tcp::endpoint{}, limits);
     }
 
     ~HubFixture() {
