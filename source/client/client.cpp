@@ -26,8 +26,16 @@ awaitable<beast::tcp_stream> open(tcp::endpoint server) {
 
 }  // namespace
 
-awaitable<WebSocketClient> WebSocketClient::connect(tcp::endpoint server, std::string target) {
+awaitable<WebSocketClient> WebSocketClient::connect(tcp::endpoint server, std::string target,
+                                                    http::fields headers) {
     Stream ws(co_await open(server));
+    if (headers.begin() != headers.end()) {
+        ws.set_option(
+            websocket::stream_base::decorator([headers](websocket::request_type& request) {
+                for (const auto& field : headers)
+                    request.set(field.name_string(), field.value());
+            }));
+    }
     std::string host = server.address().to_string() + ":" + std::to_string(server.port());
     auto [error] = co_await ws.async_handshake(host, target, use_nothrow);
     throw_if(error, "websocket handshake");
@@ -106,10 +114,12 @@ awaitable<HttpClient> HttpClient::connect(tcp::endpoint server) {
     co_return HttpClient(co_await open(server));
 }
 
-awaitable<HttpResponse> HttpClient::request(http::verb method, std::string target,
-                                            std::string body) {
+awaitable<HttpResponse> HttpClient::request(http::verb method, std::string target, std::string body,
+                                            http::fields headers) {
     http::request<http::string_body> request{method, target, 11};
     request.set(http::field::host, "127.0.0.1");
+    for (const auto& field : headers)
+        request.set(field.name_string(), field.value());
     if (!body.empty()) request.set(http::field::content_type, "application/json");
     request.body() = std::move(body);
     request.prepare_payload();
@@ -129,9 +139,10 @@ awaitable<HttpResponse> HttpClient::request(http::verb method, std::string targe
 }
 
 awaitable<HttpResponse> http_request(tcp::endpoint server, http::verb method, std::string target,
-                                     std::string body) {
+                                     std::string body, http::fields headers) {
     HttpClient client = co_await HttpClient::connect(server);
-    co_return co_await client.request(method, std::move(target), std::move(body));
+    co_return co_await client.request(method, std::move(target), std::move(body),
+                                      std::move(headers));
 }
 
 std::string url_encode(std::string_view text) {

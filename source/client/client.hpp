@@ -34,8 +34,10 @@ class WebSocketClient {
 
     explicit WebSocketClient(Stream stream) : ws_(std::move(stream)) {}
 
-    // Opens a TCP connection and completes the WebSocket handshake for `target`.
-    static awaitable<WebSocketClient> connect(tcp::endpoint server, std::string target = "/ws");
+    // Opens a TCP connection and completes the WebSocket handshake for `target`, with `headers`
+    // added to the upgrade request (Authorization, Origin).
+    static awaitable<WebSocketClient> connect(tcp::endpoint server, std::string target = "/ws",
+                                              http::fields headers = {});
 
     // connect(), then the login frame. In the JSON protocol it also waits for the welcome, so a
     // message published after it returns is delivered.
@@ -76,7 +78,8 @@ class HttpClient {
 
     static awaitable<HttpClient> connect(tcp::endpoint server);
 
-    awaitable<HttpResponse> request(http::verb method, std::string target, std::string body = {});
+    awaitable<HttpResponse> request(http::verb method, std::string target, std::string body = {},
+                                    http::fields headers = {});
     awaitable<HttpResponse> get(std::string target) {
         return request(http::verb::get, std::move(target));
     }
@@ -91,7 +94,7 @@ class HttpClient {
 
 // One request on a connection of its own.
 awaitable<HttpResponse> http_request(tcp::endpoint server, http::verb method, std::string target,
-                                     std::string body = {});
+                                     std::string body = {}, http::fields headers = {});
 
 // Percent-encodes `text` for a query string.
 std::string url_encode(std::string_view text);

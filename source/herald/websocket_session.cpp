@@ -326,6 +326,7 @@ awaitable<void> WebSocketSession::read_loop() {
     InboundLimit limit(context_.config.max_inbound_rate);
     std::array<char, 128> piece;
     std::string command;
+    bool closing = false;
     for (;;) {
         auto [error, size] = co_await ws_.async_read_some(asio::buffer(piece), use_nothrow);
         if (error) {
@@ -337,10 +338,12 @@ awaitable<void> WebSocketSession::read_loop() {
             if (commands) command.append(piece.data(), size);
             continue;
         }
+        if (closing) continue;  // read on, so that the peer's answer to our close arrives
         if (!limit.allow()) {
-            // The writer sends the close; the flood is not read any further.
+            // The writer sends the close; what else the flood sends is not looked at.
             connection_->close(close_reasons::inbound_rate, false);
-            co_return;
+            closing = true;
+            continue;
         }
         if (!commands) continue;
         command.append(piece.data(), size);

@@ -53,6 +53,31 @@ BOOST_AUTO_TEST_CASE(bad_logins_are_refused_with_a_reason) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_login_may_carry_a_token_instead_of_a_uid) {
+    auto login = parse_login(R"({"token":"a.b.c","v":1})");
+    BOOST_REQUIRE(login.has_value());
+    BOOST_TEST(login->token == "a.b.c");
+    BOOST_TEST(login->uid.empty());
+    BOOST_TEST((login->protocol == Protocol::json));
+    BOOST_TEST(parse_login(R"({"token":""})").error() == "token must be a non-empty string");
+    BOOST_TEST(parse_login(R"({"token":7})").error() == "token must be a non-empty string");
+    BOOST_TEST(parse_login("{\"token\":\"" + std::string(8193, 'x') + "\"}").error() ==
+               "token must be a non-empty string");
+}
+
+BOOST_AUTO_TEST_CASE(commands_after_the_login_are_parsed_or_ignored) {
+    auto refresh = parse_command(R"({"type":"refresh","token":"x.y.z"})");
+    BOOST_REQUIRE(refresh.has_value());
+    BOOST_TEST((refresh->kind == Command::Kind::refresh));
+    BOOST_TEST(refresh->token == "x.y.z");
+    auto other = parse_command(R"({"type":"typing"})");
+    BOOST_REQUIRE(other.has_value());
+    BOOST_TEST((other->kind == Command::Kind::unknown));
+    BOOST_TEST(parse_command("nope").has_error());
+    BOOST_TEST(parse_command(R"({"token":"x"})").has_error());
+    BOOST_TEST(parse_command(R"({"type":"refresh"})").has_error());
+}
+
 BOOST_AUTO_TEST_CASE(uid_limits_are_inclusive) {
     BOOST_TEST(!uid_error(std::string(128, 'x')).has_value());
     BOOST_TEST(uid_error(std::string(129, 'x')).has_value());
