@@ -5,6 +5,7 @@
 //   herald-bench fanout    -m 1000 -c 32 -d 10s   closed-loop publishers: throughput, CPU, latency
 //   herald-bench latency   -m 1000 --rate 1000    open loop at a fixed rate: latency percentiles
 //   herald-bench multicast -m 10000 -k 5          one POST /send to a list of all users
+//   herald-bench soak      -n 2000 --churn 50 --rate 500 -d 10m --pid P --csv F   RSS over time
 //   herald-bench report    FILE.jsonl...          markdown tables and ratios
 #include <csignal>
 #include <iostream>
@@ -29,5 +30,6 @@ int main(int argc, char** argv) {
     if (command == "report") return run_report(invocation->report);
     if (command == "conns") return run_conns(*invocation);
     if (command == "multicast") return run_scenario(*invocation, multicast_scenario);
+    if (command == "soak") return run_scenario(*invocation, soak_scenario);
     return run_scenario(*invocation, publish_scenario);
 }

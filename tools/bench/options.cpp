@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <sstream>
@@ -18,6 +19,7 @@ namespace {
 struct Text {
     std::string host, port, pid, adapter, dial_timeout, max_time;
     std::string settle, hold, dial_budget, duration, drain, round_timeout;
+    std::string soak_duration, sample, warmup, lead, grace;
 };
 
 po::options_description common_flags(CommonOptions& common, Text& text) {
@@ -94,6 +96,32 @@ po::options_description multicast_flags(MulticastOptions& multicast, Text& text)
     return flags;
 }
 
+po::options_description soak_flags(SoakOptions& soak, Text& text) {
+    po::options_description flags(
+        "soak: connections, churn and publishing for a long time, sampled into a CSV");
+    flags.add_options()("connections,n", po::value(&soak.connections)->default_value(2000),
+                        "connections held open")(
+        "churn", po::value(&soak.churn)->default_value(50),
+        "connections closed and reopened per second (alternately clean close and TCP reset)")(
+        "rate", po::value(&soak.rate)->default_value(500), "publishes per second, in all")(
+        "publishers", po::value(&soak.publishers)->default_value(4),
+        "keep-alive publisher connections")(
+        "duration,d", po::value(&text.soak_duration)->default_value("10m"), "length of the run")(
+        "sample", po::value(&text.sample)->default_value("5s"), "interval of the CSV rows")(
+        "warmup", po::value(&text.warmup)->default_value("60s"),
+        "RSS must be flat after this (at most half the duration)")(
+        "max-rss-growth", po::value(&soak.max_rss_growth_pct)->default_value(10),
+        "fail when RSS grew by more than this many percent after warm-up")(
+        "lead", po::value(&text.lead)->default_value("1s"),
+        "a churned connection stops being a target this long before it closes")(
+        "grace", po::value(&text.grace)->default_value("2s"),
+        "time a message may take after its publish's answer before it counts as lost")(
+        "size", po::value(&soak.size)->default_value(64), "message size in bytes")(
+        "ramp", po::value(&soak.ramp)->default_value(500), "dials per second at the start")(
+        "csv", po::value(&soak.csv), "write the samples to this CSV file (default stderr only)");
+    return flags;
+}
+
 po::options_description report_flags(ReportOptions& report) {
     po::options_description flags("report: markdown from result files");
     flags.add_options()("help,h", "print this help")("output,o", po::value(&report.output),
@@ -145,6 +173,21 @@ std::optional<std::string> finish_common(CommonOptions& common, const Text& text
     return std::nullopt;
 }
 
+std::optional<std::string> finish_soak(SoakOptions& soak, CommonOptions& common,
+                                       const po::variables_map& values) {
+    if (soak.connections < 1 || soak.publishers < 1) return "sizes must be at least 1";
+    if (soak.churn < 0 || soak.rate < 0) return "--churn and --rate must not be negative";
+    if (soak.ramp <= 0) return "--ramp must be positive";
+    if (soak.sample <= Duration::zero() || soak.duration < soak.sample)
+        return "--sample must be positive and at most --duration";
+    if (common.pids.empty()) return "soak needs --pid: it samples the server's RSS and CPU";
+    soak.warmup = std::min(soak.warmup, soak.duration / 2);
+    // The watchdog's default is for short scenarios; a soak is as long as it is asked to be,
+    // plus its ramp and drain.
+    if (values["max-time"].defaulted()) common.max_time = soak.duration + std::chrono::minutes(3);
+    return std::nullopt;
+}
+
 // Invocation is an aggregate, so C++20 can construct it from a string as well: errors are
 // built explicitly.
 using ParseResult = boost::system::result<Invocation, std::string>;
@@ -159,7 +202,7 @@ tcp::endpoint CommonOptions::server() const {
 }
 
 std::string usage() {
-    return "usage: herald-bench conns|fanout|latency|multicast [options]\n"
+    return "usage: herald-bench conns|fanout|latency|multicast|soak [options]\n"
            "       herald-bench report [--output FILE] [--command TEXT] FILE.jsonl...\n"
            "Run 'herald-bench COMMAND --help' for the options of a command.\n";
 }
@@ -183,6 +226,8 @@ boost::system::result<Invocation, std::string> parse_invocation(int argc, char**
             flags.add(publish_flags(invocation.publish, text, command == "latency"));
         else if (command == "multicast")
             flags.add(multicast_flags(invocation.multicast, text));
+        else if (command == "soak")
+            flags.add(soak_flags(invocation.soak, text));
         else
             return failure("unknown command '" + command + "'\n" + usage());
     }
@@ -221,6 +266,11 @@ boost::system::result<Invocation, std::string> parse_invocation(int argc, char**
         {text.duration, "duration", invocation.publish.duration},
         {text.drain, "drain", invocation.publish.drain},
         {text.round_timeout, "round-timeout", invocation.multicast.round_timeout},
+        {text.soak_duration, "duration", invocation.soak.duration},
+        {text.sample, "sample", invocation.soak.sample},
+        {text.warmup, "warmup", invocation.soak.warmup},
+        {text.lead, "lead", invocation.soak.lead},
+        {text.grace, "grace", invocation.soak.grace},
     };
     for (const auto& flag : duration_flags) {
         if (flag.text.empty()) continue;
@@ -235,6 +285,10 @@ boost::system::result<Invocation, std::string> parse_invocation(int argc, char**
         return failure("sizes must be at least 1");
     if (command == "latency" && invocation.publish.rate < 1)
         return failure("--rate must be at least 1");
+    if (command == "soak") {
+        if (auto error = finish_soak(invocation.soak, invocation.common, values))
+            return failure(*error);
+    }
     return invocation;
 }
 

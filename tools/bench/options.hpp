@@ -69,6 +69,26 @@ struct MulticastOptions {
     Duration round_timeout = std::chrono::seconds(10);
 };
 
+struct SoakOptions {
+    int connections = 2000;
+    double churn = 50;   // connections closed and reopened per second
+    double rate = 500;   // publishes per second, in all
+    int publishers = 4;  // keep-alive publisher connections
+    Duration duration = std::chrono::minutes(10);
+    Duration sample = std::chrono::seconds(5);   // one CSV row per interval
+    Duration warmup = std::chrono::seconds(60);  // RSS is judged from here on
+    // A connection chosen for churn stops being a publish target this long before it closes,
+    // so that what was published to it can arrive first.
+    Duration lead = std::chrono::seconds(1);
+    // How long after its publish was answered a message may take to arrive before it counts as
+    // lost (when the connection closes, or at the end).
+    Duration grace = std::chrono::seconds(2);
+    std::size_t size = 64;
+    double ramp = 500;               // dials per second while the connections are first opened
+    double max_rss_growth_pct = 10;  // from the end of warm-up to the end
+    std::string csv;                 // the samples; stdout gets the result line
+};
+
 struct ReportOptions {
     std::vector<std::string> inputs;  // .jsonl files
     std::string output;               // markdown; stdout when empty
@@ -78,13 +98,14 @@ struct ReportOptions {
 };
 
 struct Invocation {
-    std::string command;  // conns, fanout, latency, multicast or report
+    std::string command;  // conns, fanout, latency, multicast, soak or report
     bool help = false;
     std::string help_text;
     CommonOptions common;
     ConnsOptions conns;
     PublishOptions publish;
     MulticastOptions multicast;
+    SoakOptions soak;
     ReportOptions report;
 };
 

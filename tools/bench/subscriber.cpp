@@ -18,7 +18,10 @@ namespace {
 namespace beast = boost::beast;
 using WebSocketStream = client::WebSocketClient::Stream;
 
-awaitable<error_code> dial(Subscriber& subscriber, const Adapter& adapter, DialPlan plan) {
+}  // namespace
+
+awaitable<error_code> dial(Subscriber& subscriber, const Adapter& adapter, DialPlan plan,
+                           std::string login) {
     tcp::socket socket(co_await asio::this_coro::executor);
     error_code error;
     socket.open(plan.server.protocol(), error);
@@ -43,9 +46,10 @@ awaitable<error_code> dial(Subscriber& subscriber, const Adapter& adapter, DialP
     std::string target = adapter.websocket_target(subscriber.uid);
     auto [handshake_error] = co_await ws.async_handshake(host, target, use_nothrow);
     if (handshake_error) co_return handshake_error;
-    if (auto login = adapter.login_frame(subscriber.uid)) {
+    if (login.empty()) login = adapter.login_frame(subscriber.uid).value_or("");
+    if (!login.empty()) {
         ws.text(true);
-        auto [write_error, written] = co_await ws.async_write(asio::buffer(*login), use_nothrow);
+        auto [write_error, written] = co_await ws.async_write(asio::buffer(login), use_nothrow);
         if (write_error) co_return write_error;
     }
     // From here on only the server ends the connection, or close_hard().
@@ -53,6 +57,8 @@ awaitable<error_code> dial(Subscriber& subscriber, const Adapter& adapter, DialP
     subscriber.connection.emplace(std::move(ws));
     co_return error;
 }
+
+namespace {
 
 awaitable<void> receive(Subscriber& subscriber, ReceiveStats& stats) {
     WebSocketStream& ws = subscriber.connection->stream();

@@ -68,6 +68,12 @@ struct DialOutcome {
     std::int64_t finished_ns = 0;
 };
 
+// Dials one subscriber: TCP connect (from plan.source when set), the WebSocket handshake, then
+// `login` as a text frame, or the adapter's login frame when `login` is empty. On success
+// subscriber.connection holds the open WebSocket; no receive loop is started.
+awaitable<error_code> dial(Subscriber& subscriber, const Adapter& adapter, DialPlan plan,
+                           std::string login = {});
+
 // Dials every subscriber (the handshake, then the login frame when the protocol has one) and
 // starts the receive loop of each that connects. `subscribers` must keep its size while any
 // connection is open: the loops refer to its elements.
