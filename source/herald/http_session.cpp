@@ -63,9 +63,10 @@ awaitable<std::variant<Upgrade, Response>> check_upgrade(Request request, tcp::e
     if (!context.access.origin_allowed(request[http::field::origin]))
         co_return error_response(http::status::forbidden, "origin not allowed", version);
 
-    // Named first: a co_await inside a braced initializer trips g++ 12.
+    // Named first: a co_await inside a braced initializer trips g++ 12. The socket is the
+    // caller's to fill in.
     auto executor = co_await asio::this_coro::executor;
-    Upgrade upgrade{tcp::socket(executor), {}, remote};  // the socket is filled in by the caller
+    Upgrade upgrade{tcp::socket(executor), {}, remote, false, std::nullopt, Protocol::seed};
     if (auto token = bearer_token(request[http::field::authorization]);
         token && context.access.tokens_required()) {
         auto claims = context.access.verify_token(*token);

@@ -17,9 +17,10 @@ namespace {
 
 struct Server {
     herald::Config config;
+    herald::Access access = *herald::Access::create(config);
     boost::asio::io_context io_context;
     herald::Hub hub{io_context.get_executor(), {}};
-    herald::Context context{config, hub, herald::Clock::now()};
+    herald::Context context{config, access, hub, herald::Clock::now()};
 };
 
 // One for the whole run: the hub's state carries over from input to input, as in a server.
