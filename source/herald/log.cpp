@@ -56,6 +56,26 @@ void append_time(std::string& line) {
     line += text;
 }
 
+void write_line(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+    std::string line;
+    line.reserve(128);
+    append_time(line);
+    line += ' ';
+    line += level_names[static_cast<std::size_t>(level)];
+    line += ' ';
+    line += event;
+    for (const auto& field : fields) {
+        line += ' ';
+        line += field.key;
+        line += '=';
+        append_value(line, field.value);
+    }
+    line += '\n';
+    // One write(2) per line: concurrent lines stay whole without a lock. A failed log write has
+    // nowhere to be reported, so it is ignored.
+    [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
 }  // namespace
 
 LogField::LogField(std::string_view key, const tcp::endpoint& endpoint) : key(key) {
@@ -80,24 +100,11 @@ bool log_enabled(LogLevel level) {
 }
 
 void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-    if (!log_enabled(level)) return;
-    std::string line;
-    line.reserve(128);
-    append_time(line);
-    line += ' ';
-    line += level_names[static_cast<std::size_t>(level)];
-    line += ' ';
-    line += event;
-    for (const auto& field : fields) {
-        line += ' ';
-        line += field.key;
-        line += '=';
-        append_value(line, field.value);
-    }
-    line += '\n';
-    // One write(2) per line: concurrent lines stay whole without a lock. A failed log write has
-    // nowhere to be reported, so it is ignored.
-    [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());
+    if (log_enabled(level)) write_line(level, event, fields);
+}
+
+void log_startup(std::string_view event, std::initializer_list<LogField> fields) {
+    write_line(LogLevel::info, event, fields);
 }
 
 }  // namespace herald

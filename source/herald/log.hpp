@@ -35,6 +35,10 @@ struct LogField {
 
 void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
 
+// An info line written whatever the log level: the start-up line, which names the port a
+// server on port 0 really bound and which tools and operators read.
+void log_startup(std::string_view event, std::initializer_list<LogField> fields);
+
 inline void log_debug(std::string_view event, std::initializer_list<LogField> fields = {}) {
     if (log_enabled(LogLevel::debug)) log(LogLevel::debug, event, fields);
 }

@@ -51,10 +51,10 @@ Server::~Server() {
 tcp::endpoint Server::start() {
     std::size_t descriptors = raise_open_file_limit();
     tcp::endpoint endpoint = listener_.listen(config_.address, config_.port);
-    log_info("listening", {{"address", endpoint.address().to_string()},
-                           {"port", endpoint.port()},
-                           {"max_fds", descriptors},
-                           {"threads", config_.threads}});
+    log_startup("listening", {{"address", endpoint.address().to_string()},
+                              {"port", endpoint.port()},
+                              {"max_fds", descriptors},
+                              {"threads", config_.threads}});
     if (access_.open())
         log_warn(
             "unauthenticated",

@@ -65,6 +65,13 @@ class Child {
     }
 
     int output() const { return output_; }
+    // Resident memory now, in KiB (/proc/<pid>/status).
+    long rss_kib() const {
+        std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+        return -1;
+    }
     // CPU time used so far, user and system, in clock ticks (/proc/<pid>/stat).
     long cpu_ticks() const {
         std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
@@ -305,6 +312,51 @@ BOOST_AUTO_TEST_CASE(sigterm_during_heavy_publishing_loses_nothing_it_accepted) 
         }
     }
     BOOST_TEST_MESSAGE(total << " messages queued and received around the SIGTERM");
+}
+
+BOOST_AUTO_TEST_CASE(churn_leaves_memory_where_it_was) {
+    // Quiet logs: nobody drains the child's stderr pipe once it has started, and a full pipe
+    // would block its logging.
+    Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "2", "--log-level", "warn"});
+    std::string log;
+    long warm = 0, after = 0;
+    run([&]() -> awaitable<void> {
+        tcp::endpoint server = co_await started_on(child.output(), log);
+        // Rounds of 150 connections that log in, get a message and leave, half by a reset.
+        auto round = [&]() -> awaitable<void> {
+            std::vector<WebSocketClient> clients;
+            for (int i = 0; i < 150; ++i)
+                clients.push_back(co_await WebSocketClient::login(server, "c" + std::to_string(i),
+                                                                  Protocol::json));
+            auto publisher = co_await client::HttpClient::connect(server);
+            for (int i = 0; i < 150; ++i) {
+                auto answer =
+                    co_await publisher.get("/send?uid=c" + std::to_string(i) + "&message=hello");
+                BOOST_REQUIRE_EQUAL(answer.body, R"({"delivered":1})");
+                co_await clients[i].receive();
+            }
+            for (std::size_t i = 0; i < clients.size(); ++i) {
+                if (i % 2 == 0) {
+                    co_await clients[i].close();
+                } else {
+                    auto& socket = client::beast::get_lowest_layer(clients[i].stream()).socket();
+                    socket.set_option(asio::socket_base::linger(true, 0));
+                    socket.close();
+                }
+            }
+            co_await wait_for_stat(server, "connections", 0);
+        };
+        co_await round();  // warms up the allocator's pools
+        warm = child.rss_kib();
+        for (int i = 0; i < 4; ++i)
+            co_await round();
+        after = child.rss_kib();
+    });
+    BOOST_TEST_MESSAGE("server RSS after one churn round " << warm << " KiB, after five " << after
+                                                           << " KiB");
+    BOOST_TEST(after <= warm + warm / 5);  // back near where it was: within 20%
+    child.signal(SIGTERM);
+    BOOST_TEST(child.wait() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
