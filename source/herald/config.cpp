@@ -84,6 +84,8 @@ po::options_description describe_options() {
         ("token-issuer", optional_text("ISS"), "required iss claim of login tokens")
         ("api-key", list("KEY"),
          "key that /send and /stats require (repeatable; also HERALD_API_KEYS, comma-separated)")
+        ("tls-cert", optional_text("FILE"), "PEM certificate chain: the port then serves https:// and wss:// only")
+        ("tls-key", optional_text("FILE"), "PEM private key of --tls-cert")
         ("allowed-origin", list("ORIGIN"),
          "Origin allowed to open a WebSocket (repeatable; exact, or *.example.com); default: any");
     // clang-format on
@@ -313,6 +315,12 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
         config.api_keys.push_back(std::move(key));
     for (const auto& key : config.api_keys)
         if (key.empty()) return std::string("--api-key: a key must not be empty");
+    if (values.count("tls-cert") != values.count("tls-key"))
+        return std::string("--tls-cert and --tls-key go together");
+    if (values.count("tls-cert")) {
+        config.tls_cert = text("tls-cert");
+        config.tls_key = text("tls-key");
+    }
     if (values.count("allowed-origin"))
         config.allowed_origins = values["allowed-origin"].as<std::vector<std::string>>();
     return result;

@@ -54,6 +54,8 @@ struct Config {
     std::string token_issuer;
     std::vector<std::string> api_keys;
     std::vector<std::string> allowed_origins;  // empty: any origin
+    std::string tls_cert;  // PEM certificate chain; with tls_key, the port speaks only TLS
+    std::string tls_key;
 
     bool tokens_required() const { return !token_secret.empty() || !token_public_key_pem.empty(); }
 };

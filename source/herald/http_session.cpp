@@ -1,5 +1,6 @@
 #include "herald/http_session.hpp"
 
+#include <utility>
 #include <variant>
 
 #include <boost/asio/this_coro.hpp>
@@ -10,6 +11,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "herald/http_api.hpp"
@@ -55,27 +57,32 @@ bool expects_continue(const Request& head) {
     return beast::iequals(head[http::field::expect], "100-continue");
 }
 
+// What an upgrade request earned by passing its checks.
+struct UpgradeGrant {
+    bool admitted = false;
+    std::optional<TokenClaims> authenticated;
+    Protocol protocol = Protocol::seed;
+};
+
 // The checks an upgrade request must pass before it gets its WebSocket: the origin, the token of
 // a non-browser client, and the connection limits. A refusal is the HTTP answer to send.
-awaitable<std::variant<Upgrade, Response>> check_upgrade(Request request, tcp::endpoint remote,
-                                                         Context& context) {
+awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& request,
+                                                              tcp::endpoint remote,
+                                                              Context& context) {
     unsigned version = request.version();
     if (!context.access.origin_allowed(request[http::field::origin]))
         co_return error_response(http::status::forbidden, "origin not allowed", version);
 
-    // Named first: a co_await inside a braced initializer trips g++ 12. The socket is the
-    // caller's to fill in.
-    auto executor = co_await asio::this_coro::executor;
-    Upgrade upgrade{tcp::socket(executor), {}, remote, false, std::nullopt, Protocol::seed};
+    UpgradeGrant grant;
     if (auto token = bearer_token(request[http::field::authorization]);
         token && context.access.tokens_required()) {
         auto claims = context.access.verify_token(*token);
         if (!claims)
             co_return error_response(http::status::unauthorized, describe(claims.error()), version);
-        upgrade.authenticated = std::move(*claims);
+        grant.authenticated = std::move(*claims);
         auto query =
             request.target().substr(std::min(request.target().size(), request.target().find('?')));
-        if (query.find("v=1") != std::string_view::npos) upgrade.protocol = Protocol::json;
+        if (query.find("v=1") != std::string_view::npos) grant.protocol = Protocol::json;
     }
 
     if (context.hub.limits_connections()) {
@@ -87,23 +94,42 @@ awaitable<std::variant<Upgrade, Response>> check_upgrade(Request request, tcp::e
                 co_return error_response(http::status::too_many_requests,
                                          "too many connections from this address", version);
             case Admission::admitted:
-                upgrade.admitted = true;
+                grant.admitted = true;
                 break;
         }
     }
-    upgrade.request = std::move(request);
-    co_return upgrade;
+    co_return grant;
 }
 
-}  // namespace
+// What a WebSocket takes over from the HTTP stream: the bare socket of a plain connection (its
+// HTTP timeouts are not needed any more), or the whole TLS stream.
+tcp::socket transport_for_websocket(beast::tcp_stream& stream) {
+    return stream.release_socket();
+}
+TlsStream transport_for_websocket(TlsStream& stream) {
+    return std::move(stream);
+}
 
-awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t id,
-                                             std::shared_ptr<StopSignal> stop, Context& context) {
+// Ends a connection that is not becoming a WebSocket: a TLS one says close_notify first.
+awaitable<void> finish(beast::tcp_stream& stream, const Config&) {
     error_code ignored;
-    tcp::endpoint remote = socket.remote_endpoint(ignored);
-    beast::tcp_stream stream(std::move(socket));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+}
+awaitable<void> finish(TlsStream& stream, const Config& config) {
+    beast::get_lowest_layer(stream).expires_after(config.close_timeout);
+    co_await stream.async_shutdown(use_nothrow);
+}
+
+// Serves HTTP requests on `stream` (beast::tcp_stream or TlsStream); see serve_http.
+template <typename Stream>
+awaitable<std::optional<Upgrade<decltype(transport_for_websocket(std::declval<Stream&>()))>>>
+serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
+               std::shared_ptr<StopSignal> stop, Context& context) {
+    using Transport = decltype(transport_for_websocket(stream));
     beast::flat_buffer buffer;
     const Config& config = context.config;
+    auto& tcp = beast::get_lowest_layer(stream);
 
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -111,20 +137,21 @@ awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t i
         parser.body_limit(config.max_body);
         // One deadline covers the whole request, so a client that trickles its head or body
         // byte by byte is dropped all the same.
-        stream.expires_after(config.http_timeout);
+        tcp.expires_after(config.http_timeout);
 
         // Shutdown interrupts only this wait for the next request, never a request in flight.
         if (stop->stop_requested()) break;
         error_code error;
         {
-            auto on_stop = stop->on_stop([&stream] { stream.cancel(); });
+            auto on_stop = stop->on_stop([&tcp] { tcp.cancel(); });
             std::tie(error, std::ignore) =
                 co_await http::async_read_header(stream, buffer, parser, use_nothrow);
         }
 
         if (!error && websocket::is_upgrade(parser.get()) &&
             path_of(parser.get().target()) == "/ws") {
-            auto checked = co_await check_upgrade(parser.release(), remote, context);
+            Request request = parser.release();
+            auto checked = co_await check_upgrade(request, remote, context);
             if (auto* refusal = std::get_if<Response>(&checked)) {
                 refusal->keep_alive(false);
                 log_answer(id, remote, "/ws", *refusal);
@@ -132,10 +159,11 @@ awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t i
                 break;
             }
             // The websocket keeps its own timeouts from here on.
-            stream.expires_never();
-            Upgrade upgrade = std::move(std::get<Upgrade>(checked));
-            upgrade.socket = stream.release_socket();
-            co_return upgrade;
+            tcp.expires_never();
+            UpgradeGrant& grant = std::get<UpgradeGrant>(checked);
+            co_return Upgrade<Transport>{
+                transport_for_websocket(stream), std::move(request), remote, grant.admitted,
+                std::move(grant.authenticated),  grant.protocol};
         }
 
         if (!error && expects_continue(parser.get())) {
@@ -170,8 +198,35 @@ awaitable<std::optional<Upgrade>> serve_http(tcp::socket socket, std::uint64_t i
         auto [write_error, written] = co_await http::async_write(stream, response, use_nothrow);
         if (write_error || !response.keep_alive()) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await finish(stream, config);
     co_return std::nullopt;
+}
+
+}  // namespace
+
+awaitable<std::optional<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
+                                                  std::shared_ptr<StopSignal> stop,
+                                                  Context& context) {
+    error_code ignored;
+    tcp::endpoint remote = socket.remote_endpoint(ignored);
+    return serve_requests(beast::tcp_stream(std::move(socket)), remote, id, std::move(stop),
+                          context);
+}
+
+awaitable<std::optional<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
+                                                 std::shared_ptr<StopSignal> stop,
+                                                 Context& context) {
+    error_code ignored;
+    tcp::endpoint remote = socket.remote_endpoint(ignored);
+    TlsStream stream(beast::tcp_stream(std::move(socket)), *context.tls);
+    // The handshake has the deadline of a request: a client that never finishes it is dropped.
+    beast::get_lowest_layer(stream).expires_after(context.config.http_timeout);
+    if (auto [error] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        error) {
+        log_debug("tls_handshake_failed", {{"conn", id}, {"remote", remote}, {"error", error}});
+        co_return std::nullopt;
+    }
+    co_return co_await serve_requests(std::move(stream), remote, id, std::move(stop), context);
 }
 
 }  // namespace herald

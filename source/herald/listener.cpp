@@ -47,6 +47,7 @@ struct Listener::WebSocketDone {
 };
 
 // The HTTP phase is done: start the WebSocket session if the connection asked for one.
+template <typename Upgrade>
 struct Listener::HttpDone {
     Listener* listener;
     std::uint64_t id;
@@ -55,7 +56,7 @@ struct Listener::HttpDone {
     void operator()(std::exception_ptr failure, std::optional<Upgrade> upgrade) {
         log_failure(id, failure);
         if (!upgrade) return listener->forget(id);
-        auto executor = upgrade->socket.get_executor();
+        auto executor = upgrade->transport.get_executor();
         asio::co_spawn(
             executor,
             run_websocket_session(std::move(*upgrade), id, std::move(stop), listener->context_),
@@ -163,8 +164,12 @@ void Listener::start_session(tcp::socket socket) {
     auto executor = socket.get_executor();
     auto stop = std::make_shared<StopSignal>(executor);
     sessions_.emplace(id, stop);
-    asio::co_spawn(executor, serve_http(std::move(socket), id, stop, context_),
-                   HttpDone{this, id, stop});
+    if (context_.tls)
+        asio::co_spawn(executor, serve_https(std::move(socket), id, stop, context_),
+                       HttpDone<TlsUpgrade>{this, id, stop});
+    else
+        asio::co_spawn(executor, serve_http(std::move(socket), id, stop, context_),
+                       HttpDone<PlainUpgrade>{this, id, stop});
 }
 
 void Listener::forget(std::uint64_t id) {

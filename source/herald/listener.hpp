@@ -31,6 +31,7 @@ class Listener {
     void stop();
 
   private:
+    template <typename Upgrade>
     struct HttpDone;
     struct WebSocketDone;
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "herald/log.hpp"
+#include "herald/tls.hpp"
 
 namespace herald {
 namespace {
@@ -36,9 +37,11 @@ std::size_t raise_open_file_limit() {
 Server::Server(Config config)
     : config_(std::move(config)),
       access_(make_access(config_)),
+      tls_(config_.tls_cert.empty() ? nullptr
+                                    : make_tls_context(config_.tls_cert, config_.tls_key)),
       io_context_(static_cast<int>(config_.threads)),
       hub_(io_context_.get_executor(), hub_options(config_)),
-      context_{config_, access_, hub_, Clock::now()},
+      context_{config_, access_, hub_, Clock::now(), tls_.get()},
       listener_(io_context_, context_) {}
 
 Server::~Server() {
@@ -53,6 +56,7 @@ tcp::endpoint Server::start() {
     tcp::endpoint endpoint = listener_.listen(config_.address, config_.port);
     log_startup("listening", {{"address", endpoint.address().to_string()},
                               {"port", endpoint.port()},
+                              {"tls", tls_ ? "on" : "off"},
                               {"max_fds", descriptors},
                               {"threads", config_.threads}});
     if (access_.open())

@@ -44,6 +44,7 @@ class Server {
 
     Config config_;
     Access access_;
+    std::unique_ptr<asio::ssl::context> tls_;  // null without --tls-cert
     // Declared before everything that holds one of its strands, so that it is destroyed last.
     asio::io_context io_context_;
     Hub hub_;

@@ -14,6 +14,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "herald/log.hpp"
@@ -68,20 +69,30 @@ class InboundLimit {
     Clock::time_point last_;
 };
 
-using WebSocket = websocket::stream<tcp::socket>;
+// The TCP socket under a WebSocket, plain or over TLS: what the hub's abort closes and what
+// cancels a pending read.
+tcp::socket& socket_of(websocket::stream<tcp::socket>& ws) {
+    return ws.next_layer();
+}
+tcp::socket& socket_of(websocket::stream<TlsStream>& ws) {
+    return beast::get_lowest_layer(ws).socket();
+}
 
 // Completes the opening handshake. The upgrade request is only needed for that, so it lives in
 // this short frame and not in the session's, which may last for days.
+template <typename WebSocket>
 awaitable<error_code> accept(WebSocket& ws, http::request<http::string_body> upgrade) {
     auto [error] = co_await ws.async_accept(upgrade, use_nothrow);
     co_return error;
 }
 
+// Transport: tcp::socket, or TlsStream when the server speaks TLS.
+template <typename Transport>
 class WebSocketSession {
   public:
-    WebSocketSession(tcp::socket socket, std::uint64_t id, tcp::endpoint remote,
+    WebSocketSession(Transport transport, std::uint64_t id, tcp::endpoint remote,
                      std::shared_ptr<StopSignal> stop, Context& context)
-        : ws_(std::move(socket)),
+        : ws_(std::move(transport)),
           id_(id),
           remote_(remote),
           stop_(std::move(stop)),
@@ -103,7 +114,7 @@ class WebSocketSession {
     awaitable<void> close(CloseReason reason);
     std::string end_reason() const;
 
-    WebSocket ws_;
+    websocket::stream<Transport> ws_;
     std::uint64_t id_;
     tcp::endpoint remote_;
     std::shared_ptr<StopSignal> stop_;
@@ -118,7 +129,8 @@ class WebSocketSession {
 
 // The reader's completion, on the connection's strand. A named type rather than a lambda
 // temporary (see the g++ 12 notes in the design doc).
-struct WebSocketSession::ReaderDone {
+template <typename Transport>
+struct WebSocketSession<Transport>::ReaderDone {
     WebSocketSession* session;
 
     void operator()(std::exception_ptr failure) const {
@@ -135,8 +147,10 @@ struct WebSocketSession::ReaderDone {
     }
 };
 
-awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade,
-                                      std::optional<TokenClaims> authenticated, Protocol protocol) {
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body> upgrade,
+                                                 std::optional<TokenClaims> authenticated,
+                                                 Protocol protocol) {
     const Config& config = context_.config;
     // Idle connections are watched by the hub's keep-alive, so Beast's idle timer stays off; its
     // handshake timeout bounds the opening and closing handshakes.
@@ -169,7 +183,7 @@ awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade,
     connection_ =
         std::make_shared<Connection>(ws_.get_executor(), id_, std::move(*login), remote_, limits);
     connection_->set_token_expiry(token_expiry_);
-    connection_->attach(&ws_.next_layer());
+    connection_->attach(&socket_of(ws_));
     ws_.control_callback(
         [connection = connection_.get()](websocket::frame_type, beast::string_view) {
             connection->touch();  // pongs count as signs of life
@@ -195,7 +209,8 @@ awaitable<void> WebSocketSession::run(http::request<http::string_body> upgrade,
                             {"reason", end_reason()}});
 }
 
-awaitable<std::optional<Login>> WebSocketSession::read_login() {
+template <typename Transport>
+awaitable<std::optional<Login>> WebSocketSession<Transport>::read_login() {
     if (stop_->stop_requested()) {
         co_await close(close_reasons::shutdown);
         co_return std::nullopt;
@@ -223,7 +238,8 @@ awaitable<std::optional<Login>> WebSocketSession::read_login() {
 
 // Settles who the login is: with tokens configured, only a verified token's sub; otherwise the
 // uid it names, as in the seed.
-awaitable<std::optional<Login>> WebSocketSession::authenticate(Login login) {
+template <typename Transport>
+awaitable<std::optional<Login>> WebSocketSession<Transport>::authenticate(Login login) {
     if (!context_.access.tokens_required()) {
         if (login.uid.empty()) {
             co_await close(uid_missing);
@@ -248,7 +264,8 @@ awaitable<std::optional<Login>> WebSocketSession::authenticate(Login login) {
 
 // The login read's sibling: at the login deadline, or at shutdown, it closes the connection.
 // The pending read then completes with the peer's answer to the close.
-awaitable<void> WebSocketSession::enforce_login_deadline() {
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::enforce_login_deadline() {
     asio::steady_timer timer(co_await asio::this_coro::executor, context_.config.login_timeout);
     auto on_stop = stop_->on_stop([&timer] { timer.cancel(); });
     auto [error] = co_await timer.async_wait(use_nothrow);
@@ -263,7 +280,8 @@ awaitable<void> WebSocketSession::enforce_login_deadline() {
 // the reader ends (the peer closed or vanished) it ends the outbox, which wakes the writer. When
 // the writer ends (the hub closed the connection, or a write failed) it cancels the reader's
 // read. Either way this frame outlives the reader, which uses the session's members.
-awaitable<void> WebSocketSession::serve(Protocol protocol) {
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::serve(Protocol protocol) {
     ws_.text(true);
     if (protocol == Protocol::json) {
         // Sent only now that the hub has the connection: whatever is published after the client
@@ -312,13 +330,14 @@ awaitable<void> WebSocketSession::serve(Protocol protocol) {
 
     if (!reader_done_) {
         error_code ignored;
-        ws_.next_layer().cancel(ignored);
+        socket_of(ws_).cancel(ignored);
         reader_finished_.expires_at(asio::steady_timer::time_point::max());
         co_await reader_finished_.async_wait(use_nothrow);
     }
 }
 
-awaitable<void> WebSocketSession::read_loop() {
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::read_loop() {
     // Frames after the login are read in small pieces into this frame, so an idle connection's
     // pending read holds no heap buffer. In the seed protocol they are ignored, as in the seed;
     // with tokens, a JSON-protocol client may send commands (a refresh), gathered in `command`.
@@ -353,7 +372,8 @@ awaitable<void> WebSocketSession::read_loop() {
     }
 }
 
-void WebSocketSession::handle_command(std::string_view frame) {
+template <typename Transport>
+void WebSocketSession<Transport>::handle_command(std::string_view frame) {
     auto parsed = parse_command(frame);
     if (!parsed || parsed->kind != Command::Kind::refresh) return;  // unknown commands are ignored
     auto claims = context_.access.verify_token(parsed->token);
@@ -362,14 +382,16 @@ void WebSocketSession::handle_command(std::string_view frame) {
     connection_->set_token_expiry(claims->exp.value_or(0));
 }
 
-awaitable<void> WebSocketSession::close(CloseReason reason) {
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::close(CloseReason reason) {
     closed_with_ = reason;
     websocket::close_reason frame(static_cast<websocket::close_code>(reason.code),
                                   beast::string_view(reason.reason.data(), reason.reason.size()));
     co_await ws_.async_close(frame, use_nothrow);
 }
 
-std::string WebSocketSession::end_reason() const {
+template <typename Transport>
+std::string WebSocketSession<Transport>::end_reason() const {
     if (closed_with_)
         return std::string(closed_with_->reason) + " (" + std::to_string(closed_with_->code) + ")";
     if (error_ == websocket::error::closed)
@@ -378,17 +400,28 @@ std::string WebSocketSession::end_reason() const {
     return error_ ? error_.message() : "cancelled";
 }
 
-}  // namespace
-
-awaitable<void> run_websocket_session(Upgrade upgrade, std::uint64_t id,
-                                      std::shared_ptr<StopSignal> stop, Context& context) {
+template <typename Transport>
+awaitable<void> run_session(Upgrade<Transport> upgrade, std::uint64_t id,
+                            std::shared_ptr<StopSignal> stop, Context& context) {
     {
-        WebSocketSession session(std::move(upgrade.socket), id, upgrade.remote, std::move(stop),
-                                 context);
+        WebSocketSession<Transport> session(std::move(upgrade.transport), id, upgrade.remote,
+                                            std::move(stop), context);
         co_await session.run(std::move(upgrade.request), std::move(upgrade.authenticated),
                              upgrade.protocol);
     }
     if (upgrade.admitted) context.hub.release(upgrade.remote.address());
+}
+
+}  // namespace
+
+awaitable<void> run_websocket_session(PlainUpgrade upgrade, std::uint64_t id,
+                                      std::shared_ptr<StopSignal> stop, Context& context) {
+    return run_session(std::move(upgrade), id, std::move(stop), context);
+}
+
+awaitable<void> run_websocket_session(TlsUpgrade upgrade, std::uint64_t id,
+                                      std::shared_ptr<StopSignal> stop, Context& context) {
+    return run_session(std::move(upgrade), id, std::move(stop), context);
 }
 
 }  // namespace herald

@@ -13,13 +13,16 @@
 #include "herald/net.hpp"
 #include "herald/protocol.hpp"
 #include "herald/stop_signal.hpp"
+#include "herald/tls.hpp"
 #include "herald/token.hpp"
 
 namespace herald {
 
 // A connection that asked for a WebSocket and passed the checks of its upgrade request.
+// Transport: tcp::socket for ws://, TlsStream for wss://.
+template <typename Transport>
 struct Upgrade {
-    tcp::socket socket;
+    Transport transport;
     boost::beast::http::request<boost::beast::http::string_body> request;
     tcp::endpoint remote;
     bool admitted = false;  // counted against the connection limits: release it at the end
@@ -28,12 +31,16 @@ struct Upgrade {
     std::optional<TokenClaims> authenticated;
     Protocol protocol = Protocol::seed;
 };
+using PlainUpgrade = Upgrade<tcp::socket>;
+using TlsUpgrade = Upgrade<TlsStream>;
 
 // Accepts the upgrade, waits for the login frame (unless the upgrade was authenticated),
 // registers the connection with the hub, then runs a reader and a writer until either side
 // ends the connection; unregisters it at the end. Runs on the socket's strand. Never throws for
 // I/O failures.
-awaitable<void> run_websocket_session(Upgrade upgrade, std::uint64_t id,
+awaitable<void> run_websocket_session(PlainUpgrade upgrade, std::uint64_t id,
+                                      std::shared_ptr<StopSignal> stop, Context& context);
+awaitable<void> run_websocket_session(TlsUpgrade upgrade, std::uint64_t id,
                                       std::shared_ptr<StopSignal> stop, Context& context);
 
 }  // namespace herald

@@ -3,6 +3,7 @@
 // serving others afterwards.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
@@ -10,6 +11,7 @@
 #include "herald/token.hpp"
 #include "support/jwt.hpp"
 #include "support/server_fixture.hpp"
+#include "support/tls.hpp"
 
 using namespace herald;
 using namespace herald::test;
@@ -283,6 +285,74 @@ BOOST_AUTO_TEST_CASE(an_inbound_flood_is_closed_with_1008) {
         BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) ==
                    "inbound rate limit exceeded");
         co_await check_delivery(server.endpoint(), calm, "calm");
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tls)
+
+BOOST_AUTO_TEST_CASE(the_seed_flow_and_a_token_login_work_over_tls) {
+    TestCertificate certificate;
+    Config config = test_config();
+    config.tls_cert = certificate.certificate_file();
+    config.tls_key = certificate.key_file();
+    TestServer server(config);
+    auto client_tls = certificate.client_context();
+    run([&]() -> awaitable<void> {
+        auto endpoint = server.endpoint();
+        // new WebSocket('wss://...'); ws.send('{"uid":"123"}'); curl https://.../send?...
+        auto browser = co_await connect_wss(endpoint, client_tls);
+        std::string login = R"({"uid":"123"})";
+        co_await browser.async_write(asio::buffer(login), asio::use_awaitable);
+        std::string hello;
+        for (int attempt = 0; attempt < 1000; ++attempt) {
+            auto answer = co_await https_request(endpoint, client_tls, http::verb::get,
+                                                 "/send?uid=123&message=Hello%20World");
+            BOOST_REQUIRE_EQUAL(answer.status, 200u);
+            if (answer.body == R"({"delivered":1})") break;
+        }
+        boost::beast::flat_buffer buffer;
+        co_await browser.async_read(buffer, asio::use_awaitable);
+        BOOST_TEST(boost::beast::buffers_to_string(buffer.data()) == "Hello World");
+
+        // A plain-text client on the TLS port gets nowhere, and the server goes on.
+        auto plain = co_await client::HttpClient::connect(endpoint);
+        bool refused = false;
+        try {
+            co_await plain.get("/healthz");
+        } catch (const std::exception&) {
+            refused = true;
+        }
+        BOOST_TEST(refused);
+        auto health = co_await https_request(endpoint, client_tls, http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(an_authenticated_login_works_over_tls) {
+    TestCertificate certificate;
+    Config config = with_tokens();
+    config.tls_cert = certificate.certificate_file();
+    config.tls_key = certificate.key_file();
+    TestServer server(config);
+    auto client_tls = certificate.client_context();
+    run([&]() -> awaitable<void> {
+        auto app = co_await connect_wss(server.endpoint(), client_tls);
+        std::string login = token_login(token_for("secure-user"));
+        co_await app.async_write(asio::buffer(login), asio::use_awaitable);
+        boost::beast::flat_buffer buffer;
+        co_await app.async_read(buffer, asio::use_awaitable);
+        auto welcome = json::parse(boost::beast::buffers_to_string(buffer.data()));
+        BOOST_TEST(welcome.at("uid") == "secure-user");
+        buffer.clear();
+        std::string body = R"({"uid":"secure-user","message":"over TLS"})";
+        auto answer =
+            co_await https_request(server.endpoint(), client_tls, http::verb::post, "/send", body);
+        BOOST_TEST(answer.body == R"({"delivered":1})");
+        co_await app.async_read(buffer, asio::use_awaitable);
+        BOOST_TEST(json::parse(boost::beast::buffers_to_string(buffer.data())).at("data") ==
+                   "over TLS");
     });
 }
 
