@@ -18,6 +18,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "herald/token.hpp"
 #include "support/server_fixture.hpp"
 
 using namespace herald;
@@ -156,6 +157,26 @@ BOOST_AUTO_TEST_CASE(sigterm_closes_clients_with_1001_and_exits_0) {
     log += read_all(child.output());
     BOOST_TEST(log.find("signal=SIGTERM") != std::string::npos);
     BOOST_TEST(log.find(" stopped") != std::string::npos);
+    // Started with no keys: it says, once, that anyone may log in and publish.
+    BOOST_TEST(log.find(" warn unauthenticated ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(herald_token_mints_a_token_the_server_accepts) {
+    Child child({"token", "--secret", "cli secret", "--uid", "cli-user", "--ttl", "10m"});
+    std::string output = read_all(child.output());
+    BOOST_TEST(child.wait() == 0);
+    std::string token = output.substr(0, output.find('\n'));
+    auto verifier = TokenVerifier::create({"cli secret"});
+    BOOST_REQUIRE(verifier.has_value());
+    auto claims = verifier->verify(token, seconds_since_epoch());
+    BOOST_REQUIRE(claims.has_value());
+    BOOST_TEST(claims->sub == "cli-user");
+    BOOST_TEST(*claims->exp - seconds_since_epoch() <= 600);
+
+    Child missing({"token", "--uid", "x"});
+    std::string complaint = read_all(missing.output());
+    BOOST_TEST(missing.wait() == 2);
+    BOOST_TEST(complaint.find("--secret") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(out_of_descriptors_it_refuses_with_503_keeps_serving_and_recovers) {

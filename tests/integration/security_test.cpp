@@ -268,6 +268,23 @@ BOOST_AUTO_TEST_CASE(connection_limits_refuse_with_503_and_429_and_let_go_when_f
     });
 }
 
+BOOST_AUTO_TEST_CASE(over_max_connections_an_upgrade_gets_503) {
+    Config config = test_config();
+    config.max_connections = 1;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto only = co_await WebSocketClient::login(server.endpoint(), "only", Protocol::json);
+        client::WebSocketClient::Stream ws(co_await asio::this_coro::executor);
+        co_await client::beast::get_lowest_layer(ws).async_connect(server.endpoint(),
+                                                                   asio::use_awaitable);
+        client::websocket::response_type answer;
+        auto [error] = co_await ws.async_handshake(answer, "127.0.0.1", "/ws", use_nothrow);
+        BOOST_TEST(answer.result_int() == 503u);
+        BOOST_TEST(json::parse(answer.body()).at("error") == "server is at its connection limit");
+        co_await check_delivery(server.endpoint(), only, "only");
+    });
+}
+
 BOOST_AUTO_TEST_CASE(an_inbound_flood_is_closed_with_1008) {
     Config config = test_config();
     config.max_inbound_rate = 5;
