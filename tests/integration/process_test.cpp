@@ -375,7 +375,9 @@ BOOST_AUTO_TEST_CASE(churn_leaves_memory_where_it_was) {
     });
     BOOST_TEST_MESSAGE("server RSS after one churn round " << warm << " KiB, after five " << after
                                                            << " KiB");
+#ifndef HERALD_SANITIZED  // sanitizers hold freed memory back (ASan's quarantine, TSan's shadow)
     BOOST_TEST(after <= warm + warm / 5);  // back near where it was: within 20%
+#endif
     child.signal(SIGTERM);
     BOOST_TEST(child.wait() == 0);
 }
