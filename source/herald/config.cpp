@@ -72,6 +72,9 @@ po::options_description describe_options() {
          "bytes queued per connection before it is closed as a slow consumer")
         ("max-connections", text("N", "0"), "WebSocket connections in all; more get 503 (0: as descriptors allow)")
         ("max-connections-per-ip", text("N", "0"), "WebSocket connections per client address; more get 429 (0: no limit)")
+        ("history-size", text("N", "100"), "messages kept per user for offline delivery and resume; 0: none")
+        ("history-ttl", text("TIME", "5m"), "how long a kept message stays")
+        ("history-max-bytes", text("SIZE", "64MiB"), "all kept messages together; the oldest go first")
         ("max-body", text("SIZE", "1MiB"), "largest HTTP request body; larger is refused with 413")
         ("max-header-size", text("SIZE", "16KiB"), "largest HTTP request head; larger is refused with 431")
         ("http-timeout", text("TIME", "30s"),
@@ -262,6 +265,7 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
                                 DurationFlag{"pong-timeout", &config.pong_timeout},
                                 DurationFlag{"close-timeout", &config.close_timeout},
                                 DurationFlag{"http-timeout", &config.http_timeout},
+                                DurationFlag{"history-ttl", &config.history_ttl},
                                 DurationFlag{"shutdown-timeout", &config.shutdown_timeout}}) {
         auto duration = parse_duration(text(flag));
         if (!duration) return "--" + std::string(flag) + ": " + duration.error();
@@ -276,7 +280,8 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
     for (auto [flag, target] : {SizeFlag{"max-message-size", &config.max_message_size},
                                 SizeFlag{"send-queue-bytes", &config.send_queue_bytes},
                                 SizeFlag{"max-body", &config.max_body},
-                                SizeFlag{"max-header-size", &config.max_header_size}}) {
+                                SizeFlag{"max-header-size", &config.max_header_size},
+                                SizeFlag{"history-max-bytes", &config.history_max_bytes}}) {
         auto size = parse_size(text(flag));
         if (!size) return "--" + std::string(flag) + ": " + size.error();
         if (*size == 0) return "--" + std::string(flag) + ": must be positive";

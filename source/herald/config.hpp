@@ -39,6 +39,11 @@ struct Config {
     std::size_t max_connections_per_ip =
         0;  // 0: no limit (clients behind one proxy share an address)
 
+    // History: each user's last messages, for offline delivery and resume.
+    std::size_t history_size = 100;  // messages per user; 0 turns history off
+    Duration history_ttl = std::chrono::minutes(5);
+    std::size_t history_max_bytes = 64 * 1024 * 1024;
+
     // HTTP requests.
     std::size_t max_body = 1024 * 1024;
     std::size_t max_header_size = 16 * 1024;

@@ -21,8 +21,8 @@ Connection::Connection(asio::any_io_executor executor, std::uint64_t id, Login l
       outbox_(executor, limits.messages + control_slots),
       last_heard_(Clock::now().time_since_epoch().count()) {}
 
-Connection::Enqueued Connection::enqueue(MessagePtr message) {
-    std::size_t size = message->frame(protocol_).size();
+Connection::Enqueued Connection::enqueue(DeliveryPtr message) {
+    std::size_t size = message->size(protocol_);
     // Only the hub adds to these counters, so checking and then adding cannot overshoot; the
     // writer only ever lowers them.
     if (queued_messages_.load(std::memory_order_relaxed) >= limits_.messages ||
@@ -65,7 +65,7 @@ awaitable<std::tuple<error_code, Outgoing>> Connection::receive() {
 void Connection::sent(const Outgoing& outgoing) {
     if (outgoing.kind != Outgoing::Kind::message) return;
     queued_messages_.fetch_sub(1, std::memory_order_relaxed);
-    queued_bytes_.fetch_sub(outgoing.message->frame(protocol_).size(), std::memory_order_relaxed);
+    queued_bytes_.fetch_sub(outgoing.message->size(protocol_), std::memory_order_relaxed);
 }
 
 }  // namespace herald

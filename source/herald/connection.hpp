@@ -37,7 +37,7 @@ inline constexpr CloseReason inbound_rate{1008, "inbound rate limit exceeded"};
 struct Outgoing {
     enum class Kind : std::uint8_t { message, ping, close };
     Kind kind = Kind::close;
-    MessagePtr message;
+    DeliveryPtr message;
 };
 
 struct OutboxLimits {
@@ -67,7 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     enum class Enqueued { yes, full, closed };
     // Queues `message` unless that would go past the outbox limits (`full`: the caller must
     // close this connection as a slow consumer) or the connection is ending (`closed`).
-    Enqueued enqueue(MessagePtr message);
+    Enqueued enqueue(DeliveryPtr message);
     // Queues a ping if there is room: an outbox that is full is about to be closed anyway.
     void enqueue_ping();
     // Has the writer send a close frame with `reason`. With `flush`, what is already queued is

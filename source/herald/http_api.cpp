@@ -48,10 +48,21 @@ awaitable<Response> send(const Request& request, Context& context) {
                                                       : parse_send_body(request.body());
     if (!parsed)
         co_return error_response(http::status::bad_request, parsed.error(), request.version());
-    MessagePtr message = make_message(parsed->message);
-    std::size_t delivered =
-        co_await context.hub.publish(std::move(parsed->uids), std::move(message));
-    co_return json_response(http::status::ok, {{"delivered", delivered}}, request.version());
+    bool one_user = parsed->uids.size() == 1 && !parsed->listed;
+    std::vector<std::string> uids;  // a list is answered with each uid's seq
+    if (!one_user) uids = parsed->uids;
+    PublishResult published =
+        co_await context.hub.publish(std::move(parsed->uids), make_message(parsed->message));
+    json::object answer{{"delivered", published.delivered}};
+    if (one_user) {
+        answer["seq"] = published.seqs.front();
+    } else {
+        json::object seqs;
+        for (std::size_t i = 0; i < uids.size(); ++i)
+            seqs[uids[i]] = published.seqs[i];
+        answer["seqs"] = std::move(seqs);
+    }
+    co_return json_response(http::status::ok, answer, request.version());
 }
 
 awaitable<Response> stats(const Request& request, Context& context) {
@@ -64,6 +75,9 @@ awaitable<Response> stats(const Request& request, Context& context) {
                              {"messages_published", stats.messages_published},
                              {"messages_delivered", stats.messages_delivered},
                              {"slow_consumer_disconnects", stats.slow_consumer_disconnects},
+                             {"history_streams", stats.history_streams},
+                             {"history_messages", stats.history_messages},
+                             {"history_bytes", stats.history_bytes},
                              {"uptime_seconds", uptime.count()}},
                             request.version());
 }

@@ -1,6 +1,8 @@
 #include "herald/hub.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 #include <type_traits>
 
 #include <boost/asio/async_result.hpp>
@@ -16,11 +18,34 @@ namespace herald {
 namespace {
 
 // The ticker looks at each connection a few times per keep-alive period, and at most once a
-// second, so that a missed pong is noticed at most a quarter of a period late.
+// second, so that a missed pong (or an expired message) is noticed at most a quarter late.
 Duration tick_interval_for(const HubOptions& options) {
     Duration shortest =
-        std::min({options.ping_interval, options.pong_timeout, options.close_timeout});
+        std::min({options.ping_interval, options.pong_timeout, options.close_timeout,
+                  std::chrono::duration_cast<Duration>(options.history_ttl)});
     return std::clamp(shortest / 4, Duration(10), Duration(1000));
+}
+
+// Random, so that a restarted server never hands out an epoch a client saw before it.
+std::string new_epoch_prefix() {
+    std::random_device random;
+    std::uniform_int_distribution<std::uint32_t> digits;
+    char text[20];
+    std::snprintf(text, sizeof text, "%08x%08x", digits(random), digits(random));
+    return text;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// What a kept message counts against the history's byte budget. A body shared by many users
+// counts for each: the bound errs on the safe side.
+std::size_t history_bytes_of(const Delivery& delivery) {
+    return delivery.envelope_head.size() + delivery.body->data_json.size() +
+           delivery.body->text.size();
 }
 
 }  // namespace
@@ -29,6 +54,7 @@ Hub::Hub(asio::any_io_executor executor, HubOptions options)
     : strand_(asio::make_strand(executor)),
       options_(options),
       tick_interval_(tick_interval_for(options)),
+      epoch_prefix_(new_epoch_prefix()),
       ticker_(strand_) {}
 
 template <typename Request>
@@ -59,9 +85,10 @@ void Hub::start() {
     asio::post(strand_, [this] { schedule_tick(); });
 }
 
-awaitable<bool> Hub::join(std::shared_ptr<Connection> connection) {
-    return ask([this, connection = std::move(connection)]() mutable {
-        return add(std::move(connection));
+awaitable<JoinResult> Hub::join(std::shared_ptr<Connection> connection,
+                                std::optional<Since> since) {
+    return ask([this, connection = std::move(connection), since = std::move(since)]() mutable {
+        return add(std::move(connection), since);
     });
 }
 
@@ -73,16 +100,15 @@ void Hub::leave(std::shared_ptr<Connection> connection) {
     });
 }
 
-awaitable<std::size_t> Hub::publish(std::vector<std::string> uids, MessagePtr message) {
-    return ask([this, uids = std::move(uids), message = std::move(message)] {
-        return deliver(uids, message);
-    });
+awaitable<PublishResult> Hub::publish(std::vector<std::string> uids, MessageBodyPtr body) {
+    return ask(
+        [this, uids = std::move(uids), body = std::move(body)] { return deliver(uids, body); });
 }
 
 awaitable<HubStats> Hub::stats() {
     return ask([this] {
         HubStats stats = stats_;
-        stats.users = users_.size();
+        stats.history_streams = oldest_.size();
         return stats;
     });
 }
@@ -119,8 +145,8 @@ void Hub::close_all() {
         stopping_ = true;
         std::vector<std::shared_ptr<Connection>> all;
         all.reserve(stats_.connections);
-        for (auto& [uid, registrations] : users_)
-            for (auto& registration : registrations)
+        for (auto& [uid, stream] : streams_)
+            for (auto& registration : stream.connections)
                 all.push_back(registration.connection);
         for (auto& connection : all)
             close_connection(connection, close_reasons::shutdown, true);
@@ -128,41 +154,86 @@ void Hub::close_all() {
     });
 }
 
-bool Hub::add(std::shared_ptr<Connection> connection) {
-    if (stopping_) return false;
-    auto& registrations = users_[connection->uid()];
-    registrations.push_back({std::move(connection), Clock::now() + options_.ping_interval, {}});
+Hub::Stream& Hub::stream_for(const std::string& uid) {
+    auto [found, created] = streams_.try_emplace(uid);
+    Stream& stream = found->second;
+    if (created) stream.epoch = epoch_prefix_ + "-" + std::to_string(++streams_created_);
+    stream.last_activity = Clock::now();
+    return stream;
+}
+
+JoinResult Hub::add(std::shared_ptr<Connection> connection, const std::optional<Since>& since) {
+    JoinResult result;
+    if (stopping_) return result;
+    Stream& stream = stream_for(connection->uid());
+    result.joined = true;
+    result.position.epoch = stream.epoch;
+    result.position.seq = stream.last_seq;
+    if (stream.connections.empty()) ++stats_.users;
+    stream.connections.push_back({connection, Clock::now() + options_.ping_interval, {}});
     ++stats_.connections;
-    return true;
+    if (!since) return result;
+
+    // The replay is queued here, in the step that registers the connection: every message
+    // published before it is in the history, every one after reaches the connection live.
+    std::uint64_t first_kept =
+        stream.history.empty() ? stream.last_seq + 1 : stream.history.front()->seq;
+    bool same_stream = !since->epoch || *since->epoch == stream.epoch;
+    std::uint64_t after = same_stream ? since->seq : 0;  // another epoch: everything kept is new
+    result.position.recovered =
+        same_stream && since->seq <= stream.last_seq && since->seq + 1 >= first_kept;
+    for (const DeliveryPtr& kept : stream.history) {
+        if (kept->seq <= after) continue;
+        if (connection->enqueue(kept) == Connection::Enqueued::full) {
+            // More than its outbox takes: it comes back and resumes from where it got to.
+            ++stats_.slow_consumer_disconnects;
+            close_connection(connection, close_reasons::slow_consumer, false);
+            break;
+        }
+    }
+    return result;
 }
 
 bool Hub::remove(const Connection& connection) {
-    auto user = users_.find(connection.uid());
-    if (user == users_.end()) return false;
-    auto& registrations = user->second;
-    auto found =
+    auto found = streams_.find(connection.uid());
+    if (found == streams_.end()) return false;
+    auto& registrations = found->second.connections;
+    auto registration =
         std::find_if(registrations.begin(), registrations.end(),
                      [&](const Registration& r) { return r.connection.get() == &connection; });
-    if (found == registrations.end()) return false;
+    if (registration == registrations.end()) return false;
     // Order among a user's connections does not matter, so the last one fills the gap.
-    *found = std::move(registrations.back());
+    *registration = std::move(registrations.back());
     registrations.pop_back();
-    if (registrations.empty()) users_.erase(user);
     --stats_.connections;
+    if (registrations.empty()) --stats_.users;
+    // Kept for the history TTL even without messages, so that a client that comes back soon
+    // finds the same epoch and learns it missed nothing.
+    found->second.last_activity = Clock::now();
     return true;
 }
 
-std::size_t Hub::deliver(const std::vector<std::string>& uids, const MessagePtr& message) {
-    std::size_t delivered = 0;
+PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body) {
+    PublishResult result;
+    result.seqs.reserve(uids.size());
+    std::int64_t time = now_ms();
     std::vector<std::shared_ptr<Connection>> slow;
     for (const auto& uid : uids) {
         ++stats_.messages_published;
-        auto user = users_.find(uid);
-        if (user == users_.end()) continue;
-        for (auto& registration : user->second) {
-            switch (registration.connection->enqueue(message)) {
+        auto found = streams_.find(uid);
+        bool connected = found != streams_.end() && !found->second.connections.empty();
+        if (!connected && options_.history_size == 0) {
+            result.seqs.push_back(0);  // nobody to deliver to and nowhere to keep it
+            continue;
+        }
+        Stream& stream = found != streams_.end() ? found->second : stream_for(uid);
+        stream.last_activity = Clock::now();
+        DeliveryPtr delivery = make_delivery(body, ++stream.last_seq, time);
+        result.seqs.push_back(delivery->seq);
+        for (auto& registration : stream.connections) {
+            switch (registration.connection->enqueue(delivery)) {
                 case Connection::Enqueued::yes:
-                    ++delivered;
+                    ++result.delivered;
                     break;
                 case Connection::Enqueued::full:
                     slow.push_back(registration.connection);
@@ -171,6 +242,7 @@ std::size_t Hub::deliver(const std::vector<std::string>& uids, const MessagePtr&
                     break;
             }
         }
+        if (options_.history_size != 0) keep(uid, stream, std::move(delivery));
     }
     // Closed after the loop, since closing unregisters and so changes what the loop walks.
     for (auto& connection : slow) {
@@ -180,8 +252,61 @@ std::size_t Hub::deliver(const std::vector<std::string>& uids, const MessagePtr&
                                    {"remote", connection->remote()}});
         close_connection(connection, close_reasons::slow_consumer, false);
     }
-    stats_.messages_delivered += delivered;
-    return delivered;
+    stats_.messages_delivered += result.delivered;
+    return result;
+}
+
+void Hub::keep(const std::string& uid, Stream& stream, DeliveryPtr delivery) {
+    if (stream.history.empty()) oldest_.emplace(delivery->time_ms, uid);
+    stats_.history_bytes += history_bytes_of(*delivery);
+    ++stats_.history_messages;
+    stream.history.push_back(std::move(delivery));
+    if (stream.history.size() > options_.history_size) forget_oldest(uid, stream);
+    // Over the budget, the oldest messages of all go first, whoever they were for.
+    while (stats_.history_bytes > options_.history_max_bytes && !oldest_.empty()) {
+        std::string owner = oldest_.begin()->second;
+        auto found = streams_.find(owner);
+        forget_oldest(owner, found->second);
+        if (owner != uid) drop_if_unused(owner);
+    }
+}
+
+void Hub::forget_oldest(const std::string& uid, Stream& stream) {
+    const DeliveryPtr& oldest = stream.history.front();
+    oldest_.erase({oldest->time_ms, uid});
+    stats_.history_bytes -= history_bytes_of(*oldest);
+    --stats_.history_messages;
+    stream.history.pop_front();
+    if (!stream.history.empty()) oldest_.emplace(stream.history.front()->time_ms, uid);
+}
+
+// A stream goes once it has no connection, keeps no message, and has not been used for the
+// history TTL, or at once when evicted under the byte budget: its epoch goes with it, so a
+// client that comes back later learns that it may have missed something.
+void Hub::drop_if_unused(const std::string& uid) {
+    auto found = streams_.find(uid);
+    if (found == streams_.end()) return;
+    const Stream& stream = found->second;
+    if (stream.connections.empty() && stream.history.empty()) streams_.erase(found);
+}
+
+void Hub::expire_history() {
+    std::int64_t cutoff =
+        now_ms() -
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.history_ttl).count();
+    while (!oldest_.empty() && oldest_.begin()->first < cutoff) {
+        std::string owner = oldest_.begin()->second;
+        forget_oldest(owner, streams_.find(owner)->second);
+    }
+    auto idle_since = Clock::now() - options_.history_ttl;
+    for (auto it = streams_.begin(); it != streams_.end();) {
+        const Stream& stream = it->second;
+        if (stream.connections.empty() && stream.history.empty() &&
+            stream.last_activity < idle_since)
+            it = streams_.erase(it);
+        else
+            ++it;
+    }
 }
 
 void Hub::close_connection(const std::shared_ptr<Connection>& connection, const CloseReason& reason,
@@ -209,8 +334,8 @@ void Hub::tick() {
     auto now = Clock::now();
     std::int64_t now_seconds = seconds_since_epoch();
     std::vector<std::shared_ptr<Connection>> silent, expired;
-    for (auto& [uid, registrations] : users_) {
-        for (auto& registration : registrations) {
+    for (auto& [uid, stream] : streams_) {
+        for (auto& registration : stream.connections) {
             auto& connection = *registration.connection;
             std::int64_t expiry = connection.token_expiry();
             if (expiry != 0 && now_seconds >= expiry) {
@@ -247,6 +372,7 @@ void Hub::tick() {
         it->second.connection->abort();
         it = closing_.erase(it);
     }
+    expire_history();
     schedule_tick();
 }
 

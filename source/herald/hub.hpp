@@ -1,19 +1,25 @@
-// The hub: which connections each user has, and delivery of published messages to them.
+// The hub: each user's stream of messages and connections, and delivery to them.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "herald/config.hpp"
 #include "herald/connection.hpp"
 #include "herald/net.hpp"
+#include "herald/protocol.hpp"
 
 namespace herald {
 
@@ -23,25 +29,51 @@ struct HubOptions {
     Duration close_timeout = std::chrono::seconds(5);
     std::size_t max_connections = 0;              // 0: no limit
     std::size_t max_connections_per_address = 0;  // 0: no limit
+    std::size_t history_size = 100;               // messages kept per user; 0: none
+    Duration history_ttl = std::chrono::minutes(5);
+    std::size_t history_max_bytes = 64 * 1024 * 1024;
+};
+
+struct HubStats {
+    std::size_t connections = 0;
+    std::size_t users = 0;                 // users with at least one connection
+    std::uint64_t messages_published = 0;  // one per (message, user) pair
+    std::uint64_t messages_delivered = 0;  // one per connection a message was queued to
+    std::uint64_t slow_consumer_disconnects = 0;
+    std::size_t history_streams = 0;
+    std::size_t history_messages = 0;
+    std::size_t history_bytes = 0;
 };
 
 // Whether a new WebSocket may open, under the connection limits.
 enum class Admission { admitted, server_full, address_full };
 
-struct HubStats {
-    std::size_t connections = 0;
-    std::size_t users = 0;
-    std::uint64_t messages_published = 0;  // one per (message, user) pair
-    std::uint64_t messages_delivered = 0;  // one per connection a message was queued to
-    std::uint64_t slow_consumer_disconnects = 0;
+// What a join did: whether the connection is registered, and where it starts in its stream.
+struct JoinResult {
+    bool joined = false;
+    StreamPosition position;
+};
+
+// What a publish did: connections it was queued to, and its seq in each user's stream (in the
+// order of the uids; 0 for a user whose stream is not kept).
+struct PublishResult {
+    std::size_t delivered = 0;
+    std::vector<std::uint64_t> seqs;
 };
 
 // An actor: all of its state belongs to its strand, and callers reach it only by posting
-// requests there (join, leave, publish, stats, close_all), so no mutex guards it. The hub never
-// waits on a connection: it only queues to outboxes and closes the ones that are full.
+// requests there (join, leave, publish, stats, admit, release, close_all), so no mutex guards
+// it. The hub never waits on a connection: it only queues to outboxes and closes the full ones.
 //
-// It also keeps connections alive: a ticker on the strand pings each one every ping interval and
-// closes the ones that stay silent for the pong timeout after a ping.
+// Every user has a stream: messages numbered 1, 2, 3, ... under an epoch that changes whenever
+// the stream's history could have been lost (a new stream, a restart). The last messages of
+// each stream are kept for a while, so that a client that comes back gets what it missed: the
+// replay is queued in the same step that registers the connection, so nothing falls between
+// the history and the live messages, and nothing comes twice.
+//
+// It also keeps connections alive: a ticker on the strand pings each one every ping interval,
+// closes the ones that stay silent for the pong timeout after a ping or whose token expired,
+// and expires old history.
 class Hub {
   public:
     Hub(asio::any_io_executor executor, HubOptions options);
@@ -49,17 +81,19 @@ class Hub {
     // Starts the keep-alive ticker.
     void start();
 
-    // Registers `connection` under its uid. False once the hub is shutting down: the caller
-    // then closes the connection itself. Completes after the registration is in effect, so a
-    // message published after that reaches the connection.
-    awaitable<bool> join(std::shared_ptr<Connection> connection);
+    // Registers `connection` under its uid and queues what it missed since `since`. Not joined
+    // once the hub is shutting down: the caller then closes the connection itself. Completes
+    // after the registration is in effect, so a message published after that reaches it.
+    awaitable<JoinResult> join(std::shared_ptr<Connection> connection,
+                               std::optional<Since> since = {});
 
     // Unregisters `connection`, if it still is registered.
     void leave(std::shared_ptr<Connection> connection);
 
-    // Queues `message` to every connection of each of `uids` and returns how many connections
-    // it was queued to. A connection whose outbox is full is closed as a slow consumer instead.
-    awaitable<std::size_t> publish(std::vector<std::string> uids, MessagePtr message);
+    // Numbers the message in each user's stream, keeps it in their history, and queues it to
+    // every connection of each of `uids`. A connection whose outbox is full is closed as a slow
+    // consumer instead.
+    awaitable<PublishResult> publish(std::vector<std::string> uids, MessageBodyPtr body);
 
     awaitable<HubStats> stats();
 
@@ -82,18 +116,33 @@ class Hub {
         Clock::time_point next_ping;
         Clock::time_point ping_sent;  // time_point{} when no ping awaits an answer
     };
+    struct Stream {
+        std::string epoch;
+        std::uint64_t last_seq = 0;
+        std::deque<DeliveryPtr> history;
+        std::vector<Registration> connections;
+        Clock::time_point last_activity;  // for dropping a stream nobody uses any more
+    };
     struct Closing {
         std::shared_ptr<Connection> connection;
         Clock::time_point abort_at;
     };
+    // The oldest kept message of each stream that keeps any, oldest first: what goes first
+    // when history is over its byte budget or its age.
+    using OldestKey = std::pair<std::int64_t, std::string>;  // (time_ms, uid)
 
     // Runs `request` on the strand and completes with its result on the caller's executor.
     template <typename Request>
     auto ask(Request request);
 
-    bool add(std::shared_ptr<Connection> connection);
+    JoinResult add(std::shared_ptr<Connection> connection, const std::optional<Since>& since);
     bool remove(const Connection& connection);
-    std::size_t deliver(const std::vector<std::string>& uids, const MessagePtr& message);
+    PublishResult deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body);
+    Stream& stream_for(const std::string& uid);
+    void keep(const std::string& uid, Stream& stream, DeliveryPtr delivery);
+    void forget_oldest(const std::string& uid, Stream& stream);
+    void drop_if_unused(const std::string& uid);
+    void expire_history();
     void close_connection(const std::shared_ptr<Connection>& connection, const CloseReason& reason,
                           bool flush);
     void schedule_tick();
@@ -102,10 +151,13 @@ class Hub {
     asio::strand<asio::any_io_executor> strand_;
     HubOptions options_;
     Duration tick_interval_;
+    std::string epoch_prefix_;  // new for each hub: history does not survive a restart
 
     // Everything below belongs to strand_.
     asio::steady_timer ticker_;
-    std::unordered_map<std::string, std::vector<Registration>> users_;
+    std::unordered_map<std::string, Stream> streams_;
+    std::set<OldestKey> oldest_;
+    std::uint64_t streams_created_ = 0;
     std::unordered_map<const Connection*, Closing> closing_;
     HubStats stats_;
     bool stopping_ = false;

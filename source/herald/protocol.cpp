@@ -65,6 +65,23 @@ boost::system::result<Login, LoginError> parse_login(std::string_view frame) {
             return LoginError("unsupported protocol version");
         result.protocol = Protocol::json;
     }
+    if (const json::value* since = login->if_contains("since")) {
+        if (result.protocol != Protocol::json)
+            return LoginError("since needs the JSON protocol (\"v\":1)");
+        const json::object* position = since->if_object();
+        const json::value* seq = position ? position->if_contains("seq") : nullptr;
+        if (seq == nullptr || !(seq->is_uint64() || (seq->is_int64() && seq->as_int64() >= 0)))
+            return LoginError("since needs a seq");
+        Since wanted;
+        wanted.seq =
+            seq->is_uint64() ? seq->as_uint64() : static_cast<std::uint64_t>(seq->as_int64());
+        if (const json::value* epoch = position->if_contains("epoch")) {
+            if (!epoch->is_string() || epoch->as_string().size() > 64)
+                return LoginError("since epoch must be a string");
+            wanted.epoch.emplace(epoch->as_string());
+        }
+        result.since = std::move(wanted);
+    }
     if (const json::value* token = login->if_contains("token")) {
         if (!token->is_string() || token->as_string().empty() ||
             token->as_string().size() > max_token_size)
@@ -136,6 +153,7 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
             request.uids.emplace_back(each.as_string());
         }
         if (request.uids.empty()) return std::string("uids is empty");
+        request.listed = true;
     } else {
         return std::string("uid is missing");
     }
@@ -149,18 +167,31 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
     return request;
 }
 
-MessagePtr make_message(const json::value& message) {
-    auto built = std::make_shared<Message>();
+MessageBodyPtr make_message(const json::value& message) {
+    auto body = std::make_shared<MessageBody>();
+    body->data_json = json::serialize(message);
     if (const json::string* text = message.if_string())
-        built->text.assign(text->data(), text->size());
+        body->text.assign(text->data(), text->size());
     else
-        built->text = json::serialize(message);
-    built->envelope = json::serialize(json::object{{"type", "message"}, {"data", message}});
-    return built;
+        body->text = body->data_json;
+    return body;
 }
 
-std::string welcome_frame(std::string_view uid) {
-    return json::serialize(json::object{{"type", "welcome"}, {"uid", uid}});
+DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t time_ms) {
+    auto delivery = std::make_shared<Delivery>();
+    delivery->seq = seq;
+    delivery->time_ms = time_ms;
+    delivery->envelope_head = R"({"type":"message","seq":)" + std::to_string(seq) + R"(,"time":)" +
+                              std::to_string(time_ms) + R"(,"data":)";
+    delivery->body = std::move(body);
+    return delivery;
+}
+
+std::string welcome_frame(std::string_view uid, const StreamPosition& position) {
+    json::object welcome{
+        {"type", "welcome"}, {"uid", uid}, {"epoch", position.epoch}, {"seq", position.seq}};
+    if (position.recovered) welcome["recovered"] = *position.recovered;
+    return json::serialize(welcome);
 }
 
 }  // namespace herald

@@ -20,10 +20,18 @@ inline constexpr std::size_t max_uid_size = 128;
 // How a connection receives messages: the seed's raw text frames, or JSON envelopes.
 enum class Protocol : std::uint8_t { seed, json };
 
+// Where a resuming client left its stream: the messages after `seq` are wanted. Without an
+// epoch, everything the server still keeps after `seq` (seq 0: all of it).
+struct Since {
+    std::optional<std::string> epoch;
+    std::uint64_t seq = 0;
+};
+
 struct Login {
     std::string uid;    // empty when the login carries a token instead
     std::string token;  // a JWT, when logins are authenticated
     Protocol protocol = Protocol::seed;
+    std::optional<Since> since;  // JSON protocol only
 };
 
 inline constexpr std::size_t max_token_size = 8 * 1024;
@@ -43,6 +51,7 @@ std::optional<std::string_view> uid_error(std::string_view uid);
 // receives the message once.
 struct SendRequest {
     std::vector<std::string> uids;
+    bool listed = false;         // given as a "uids" list, which is answered with each uid's seq
     boost::json::value message;  // a string is delivered as is, anything else as its JSON text
 };
 
@@ -51,21 +60,46 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
 
-// One published message, immutable once built and shared by every recipient: never copied
-// per connection.
-struct Message {
-    std::string text;      // what a seed-protocol connection receives
-    std::string envelope;  // what a JSON-protocol connection receives
-    const std::string& frame(Protocol protocol) const {
-        return protocol == Protocol::seed ? text : envelope;
+// The content of one publish, immutable once built and shared by every user and connection it
+// goes to: never copied per recipient.
+struct MessageBody {
+    std::string text;       // what a seed-protocol connection receives: a string as is, else JSON
+    std::string data_json;  // the message as JSON text: the "data" of a JSON-protocol envelope
+};
+using MessageBodyPtr = std::shared_ptr<const MessageBody>;
+
+MessageBodyPtr make_message(const boost::json::value& message);
+
+// One message in one user's stream: its number there, its time, and the shared body. Kept in the
+// stream's history and shared by the user's connections. A JSON-protocol connection sends
+// `envelope_head`, the body's data_json and `envelope_tail` as one frame, so the body is not
+// copied into each user's envelope.
+struct Delivery {
+    std::uint64_t seq = 0;
+    std::int64_t time_ms = 0;
+    std::string envelope_head;  // {"type":"message","seq":17,"time":...,"data":
+    MessageBodyPtr body;
+
+    std::size_t size(Protocol protocol) const {
+        return protocol == Protocol::seed ? body->text.size()
+                                          : envelope_head.size() + body->data_json.size() + 1;
     }
 };
-using MessagePtr = std::shared_ptr<const Message>;
+using DeliveryPtr = std::shared_ptr<const Delivery>;
+inline constexpr std::string_view envelope_tail = "}";
 
-MessagePtr make_message(const boost::json::value& message);
+DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t time_ms);
 
-// {"type":"welcome","uid":"..."}: sent to a JSON-protocol connection once it is registered.
-std::string welcome_frame(std::string_view uid);
+// Where a JSON-protocol connection starts in its stream, told in its welcome.
+struct StreamPosition {
+    std::string epoch;              // changes whenever the stream's history could have been lost
+    std::uint64_t seq = 0;          // the last message of the stream so far
+    std::optional<bool> recovered;  // for a resuming login: whether every missed message follows
+};
+
+// {"type":"welcome","uid":"...","epoch":"...","seq":N[,"recovered":b]}: sent to a JSON-protocol
+// connection once it is registered, before any message.
+std::string welcome_frame(std::string_view uid, const StreamPosition& position);
 
 // A command a JSON-protocol client sends after its login.
 struct Command {

@@ -11,8 +11,16 @@ namespace herald {
 namespace {
 
 HubOptions hub_options(const Config& config) {
-    return HubOptions{config.ping_interval, config.pong_timeout, config.close_timeout,
-                      config.max_connections, config.max_connections_per_ip};
+    HubOptions options;
+    options.ping_interval = config.ping_interval;
+    options.pong_timeout = config.pong_timeout;
+    options.close_timeout = config.close_timeout;
+    options.max_connections = config.max_connections;
+    options.max_connections_per_address = config.max_connections_per_ip;
+    options.history_size = config.history_size;
+    options.history_ttl = config.history_ttl;
+    options.history_max_bytes = config.history_max_bytes;
+    return options;
 }
 
 Access make_access(const Config& config) {

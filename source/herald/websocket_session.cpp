@@ -109,7 +109,7 @@ class WebSocketSession {
     awaitable<std::optional<Login>> authenticate(Login login);
     void handle_command(std::string_view frame);
     awaitable<void> enforce_login_deadline();
-    awaitable<void> serve(Protocol protocol);
+    awaitable<void> serve(Protocol protocol, StreamPosition position);
     awaitable<void> read_loop();
     awaitable<void> close(CloseReason reason);
     std::string end_reason() const;
@@ -179,6 +179,7 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
     }
 
     protocol = login->protocol;
+    std::optional<Since> since = std::move(login->since);
     OutboxLimits limits{config.send_queue, config.send_queue_bytes};
     connection_ =
         std::make_shared<Connection>(ws_.get_executor(), id_, std::move(*login), remote_, limits);
@@ -189,7 +190,8 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
             connection->touch();  // pongs count as signs of life
         });
 
-    if (!co_await context_.hub.join(connection_)) {
+    JoinResult joined = co_await context_.hub.join(connection_, std::move(since));
+    if (!joined.joined) {
         co_await close(close_reasons::shutdown);  // the hub is shutting down
         connection_->detach();
         co_return;
@@ -199,7 +201,7 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
                        {"remote", remote_},
                        {"protocol", protocol == Protocol::json ? "json" : "seed"}});
 
-    co_await serve(protocol);
+    co_await serve(protocol, std::move(joined.position));
 
     context_.hub.leave(connection_);
     connection_->detach();
@@ -281,12 +283,12 @@ awaitable<void> WebSocketSession<Transport>::enforce_login_deadline() {
 // the writer ends (the hub closed the connection, or a write failed) it cancels the reader's
 // read. Either way this frame outlives the reader, which uses the session's members.
 template <typename Transport>
-awaitable<void> WebSocketSession<Transport>::serve(Protocol protocol) {
+awaitable<void> WebSocketSession<Transport>::serve(Protocol protocol, StreamPosition position) {
     ws_.text(true);
     if (protocol == Protocol::json) {
         // Sent only now that the hub has the connection: whatever is published after the client
         // sees its welcome reaches it.
-        std::string welcome = welcome_frame(connection_->uid());
+        std::string welcome = welcome_frame(connection_->uid(), position);
         auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
         if (error) {
             error_ = error;
@@ -308,9 +310,18 @@ awaitable<void> WebSocketSession<Transport>::serve(Protocol protocol) {
         error_code write_error;
         switch (outgoing.kind) {
             case Outgoing::Kind::message: {
-                const std::string& frame = outgoing.message->frame(protocol);
-                std::tie(write_error, std::ignore) =
-                    co_await ws_.async_write(asio::buffer(frame), use_nothrow);
+                const Delivery& message = *outgoing.message;
+                if (protocol == Protocol::seed) {
+                    std::tie(write_error, std::ignore) =
+                        co_await ws_.async_write(asio::buffer(message.body->text), use_nothrow);
+                } else {
+                    // One frame from three pieces: the user's envelope around the shared body.
+                    std::array<asio::const_buffer, 3> envelope{
+                        asio::buffer(message.envelope_head), asio::buffer(message.body->data_json),
+                        asio::buffer(envelope_tail)};
+                    std::tie(write_error, std::ignore) =
+                        co_await ws_.async_write(envelope, use_nothrow);
+                }
                 connection_->sent(outgoing);
                 break;
             }

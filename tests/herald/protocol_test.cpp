@@ -153,20 +153,48 @@ BOOST_AUTO_TEST_CASE(send_body_refuses_what_it_cannot_deliver) {
 BOOST_AUTO_TEST_CASE(a_string_message_is_delivered_as_is_and_anything_else_as_json) {
     auto text = make_message(json::string("Hello World"));
     BOOST_TEST(text->text == "Hello World");
-    BOOST_TEST(json::parse(text->envelope) ==
-               json::parse(R"({"type":"message","data":"Hello World"})"));
-
+    BOOST_TEST(text->data_json == R"("Hello World")");
     auto object = make_message(json::parse(R"({"job":7,"progress":0.5})"));
     BOOST_TEST(json::parse(object->text) == json::parse(R"({"job":7,"progress":0.5})"));
-    BOOST_TEST(json::parse(object->envelope) ==
-               json::parse(R"({"type":"message","data":{"job":7,"progress":0.5}})"));
-    BOOST_TEST(object->frame(Protocol::seed) == object->text);
-    BOOST_TEST(object->frame(Protocol::json) == object->envelope);
+    BOOST_TEST(object->data_json == object->text);
 }
 
-BOOST_AUTO_TEST_CASE(welcome_names_the_uid) {
-    BOOST_TEST(json::parse(welcome_frame("u\"1")) ==
-               json::parse(R"({"type":"welcome","uid":"u\"1"})"));
+BOOST_AUTO_TEST_CASE(a_delivery_wraps_the_shared_body_in_its_users_envelope) {
+    auto body = make_message(json::parse(R"({"progress":30})"));
+    auto delivery = make_delivery(body, 17, 1'732'540'000'123);
+    std::string envelope = delivery->envelope_head + body->data_json + std::string(envelope_tail);
+    BOOST_TEST(
+        json::parse(envelope) ==
+        json::parse(R"({"type":"message","seq":17,"time":1732540000123,"data":{"progress":30}})"));
+    BOOST_TEST(delivery->size(Protocol::json) == envelope.size());
+    BOOST_TEST(delivery->size(Protocol::seed) == body->text.size());
+    BOOST_TEST(delivery->body.get() == body.get());  // shared, not copied
+}
+
+BOOST_AUTO_TEST_CASE(welcome_names_the_uid_and_the_stream_position) {
+    BOOST_TEST(json::parse(welcome_frame("u\"1", {"e1", 5, std::nullopt})) ==
+               json::parse(R"({"type":"welcome","uid":"u\"1","epoch":"e1","seq":5})"));
+    BOOST_TEST(
+        json::parse(welcome_frame("u", {"e1", 5, false})) ==
+        json::parse(R"({"type":"welcome","uid":"u","epoch":"e1","seq":5,"recovered":false})"));
+}
+
+BOOST_AUTO_TEST_CASE(a_json_login_may_ask_to_resume) {
+    auto resume = parse_login(R"({"uid":"u","v":1,"since":{"epoch":"e1","seq":42}})");
+    BOOST_REQUIRE(resume.has_value());
+    BOOST_REQUIRE(resume->since.has_value());
+    BOOST_TEST(*resume->since->epoch == "e1");
+    BOOST_TEST(resume->since->seq == 42u);
+    auto everything = parse_login(R"({"uid":"u","v":1,"since":{"seq":0}})");
+    BOOST_REQUIRE(everything.has_value());
+    BOOST_TEST(!everything->since->epoch.has_value());
+    BOOST_TEST(parse_login(R"({"uid":"u","since":{"seq":0}})").error() ==
+               "since needs the JSON protocol (\"v\":1)");
+    BOOST_TEST(parse_login(R"({"uid":"u","v":1,"since":{"seq":-1}})").error() ==
+               "since needs a seq");
+    BOOST_TEST(parse_login(R"({"uid":"u","v":1,"since":{}})").error() == "since needs a seq");
+    BOOST_TEST(parse_login(R"({"uid":"u","v":1,"since":{"seq":1,"epoch":7}})").error() ==
+               "since epoch must be a string");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -32,6 +32,20 @@ void TestServer::stop() {
     server_.wait();
 }
 
+std::int64_t delivered_of(const std::string& answer) {
+    return boost::json::parse(answer).at("delivered").to_number<std::int64_t>();
+}
+
+boost::json::value without_time(const std::string& frame) {
+    boost::json::value value = boost::json::parse(frame);
+    auto& object = value.as_object();
+    if (object.contains("time")) {
+        BOOST_TEST(object.at("time").as_int64() > 1'700'000'000'000);
+        object.erase("time");
+    }
+    return value;
+}
+
 awaitable<boost::json::object> get_stats(tcp::endpoint server) {
     auto response = co_await client::http_request(server, client::http::verb::get, "/stats");
     BOOST_REQUIRE_EQUAL(response.status, 200u);

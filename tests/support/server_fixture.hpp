@@ -34,6 +34,13 @@ class TestServer {
     bool stopped_ = false;
 };
 
+// The "delivered" count of a /send answer.
+std::int64_t delivered_of(const std::string& answer);
+
+// A JSON-protocol frame without its "time" (checked to be a plausible time in ms), so that the
+// rest can be compared whole.
+boost::json::value without_time(const std::string& frame);
+
 // GET /stats, parsed.
 awaitable<boost::json::object> get_stats(tcp::endpoint server);
 
