@@ -154,18 +154,18 @@ void Hub::close_all() {
     });
 }
 
-Hub::Stream& Hub::stream_for(const std::string& uid) {
+Hub::StreamEntry& Hub::stream_for(const std::string& uid) {
     auto [found, created] = streams_.try_emplace(uid);
     Stream& stream = found->second;
     if (created) stream.epoch = epoch_prefix_ + "-" + std::to_string(++streams_created_);
     stream.last_activity = Clock::now();
-    return stream;
+    return *found;
 }
 
 JoinResult Hub::add(std::shared_ptr<Connection> connection, const std::optional<Since>& since) {
     JoinResult result;
     if (stopping_) return result;
-    Stream& stream = stream_for(connection->uid());
+    Stream& stream = stream_for(connection->uid()).second;
     result.joined = true;
     result.position.epoch = stream.epoch;
     result.position.seq = stream.last_seq;
@@ -177,14 +177,14 @@ JoinResult Hub::add(std::shared_ptr<Connection> connection, const std::optional<
     // The replay is queued here, in the step that registers the connection: every message
     // published before it is in the history, every one after reaches the connection live.
     std::uint64_t first_kept =
-        stream.history.empty() ? stream.last_seq + 1 : stream.history.front()->seq;
+        stream.history.empty() ? stream.last_seq + 1 : stream.history.front().delivery->seq;
     bool same_stream = !since->epoch || *since->epoch == stream.epoch;
     std::uint64_t after = same_stream ? since->seq : 0;  // another epoch: everything kept is new
     result.position.recovered =
         same_stream && since->seq <= stream.last_seq && since->seq + 1 >= first_kept;
-    for (const DeliveryPtr& kept : stream.history) {
-        if (kept->seq <= after) continue;
-        if (connection->enqueue(kept) == Connection::Enqueued::full) {
+    for (const Kept& kept : stream.history) {
+        if (kept.delivery->seq <= after) continue;
+        if (connection->enqueue(kept.delivery) == Connection::Enqueued::full) {
             // More than its outbox takes: it comes back and resumes from where it got to.
             ++stats_.slow_consumer_disconnects;
             close_connection(connection, close_reasons::slow_consumer, false);
@@ -226,7 +226,8 @@ PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBo
             result.seqs.push_back(0);  // nobody to deliver to and nowhere to keep it
             continue;
         }
-        Stream& stream = found != streams_.end() ? found->second : stream_for(uid);
+        StreamEntry& entry = found != streams_.end() ? *found : stream_for(uid);
+        Stream& stream = entry.second;
         stream.last_activity = Clock::now();
         DeliveryPtr delivery = make_delivery(body, ++stream.last_seq, time);
         result.seqs.push_back(delivery->seq);
@@ -242,7 +243,7 @@ PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBo
                     break;
             }
         }
-        if (options_.history_size != 0) keep(uid, stream, std::move(delivery));
+        if (options_.history_size != 0) keep(entry, std::move(delivery));
     }
     // Closed after the loop, since closing unregisters and so changes what the loop walks.
     for (auto& connection : slow) {
@@ -256,36 +257,37 @@ PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBo
     return result;
 }
 
-void Hub::keep(const std::string& uid, Stream& stream, DeliveryPtr delivery) {
-    if (stream.history.empty()) oldest_.emplace(delivery->time_ms, uid);
+void Hub::keep(StreamEntry& entry, DeliveryPtr delivery) {
+    Stream& stream = entry.second;
+    std::uint64_t order = ++kept_;
+    if (stream.history.empty()) oldest_.emplace(order, &entry.first);
     stats_.history_bytes += history_bytes_of(*delivery);
     ++stats_.history_messages;
-    stream.history.push_back(std::move(delivery));
-    if (stream.history.size() > options_.history_size) forget_oldest(uid, stream);
+    stream.history.push_back({order, std::move(delivery)});
+    if (stream.history.size() > options_.history_size) forget_oldest(entry);
     // Over the budget, the oldest messages of all go first, whoever they were for.
     while (stats_.history_bytes > options_.history_max_bytes && !oldest_.empty()) {
-        std::string owner = oldest_.begin()->second;
-        auto found = streams_.find(owner);
-        forget_oldest(owner, found->second);
-        if (owner != uid) drop_if_unused(owner);
+        const std::string* owner = oldest_.begin()->second;
+        auto found = streams_.find(*owner);
+        forget_oldest(*found);
+        if (owner != &entry.first) drop_if_unused(found);
     }
 }
 
-void Hub::forget_oldest(const std::string& uid, Stream& stream) {
-    const DeliveryPtr& oldest = stream.history.front();
-    oldest_.erase({oldest->time_ms, uid});
-    stats_.history_bytes -= history_bytes_of(*oldest);
+void Hub::forget_oldest(StreamEntry& entry) {
+    Stream& stream = entry.second;
+    const Kept& oldest = stream.history.front();
+    oldest_.erase({oldest.order, &entry.first});
+    stats_.history_bytes -= history_bytes_of(*oldest.delivery);
     --stats_.history_messages;
     stream.history.pop_front();
-    if (!stream.history.empty()) oldest_.emplace(stream.history.front()->time_ms, uid);
+    if (!stream.history.empty()) oldest_.emplace(stream.history.front().order, &entry.first);
 }
 
 // A stream goes once it has no connection, keeps no message, and has not been used for the
 // history TTL, or at once when evicted under the byte budget: its epoch goes with it, so a
 // client that comes back later learns that it may have missed something.
-void Hub::drop_if_unused(const std::string& uid) {
-    auto found = streams_.find(uid);
-    if (found == streams_.end()) return;
+void Hub::drop_if_unused(std::unordered_map<std::string, Stream>::iterator found) {
     const Stream& stream = found->second;
     if (stream.connections.empty() && stream.history.empty()) streams_.erase(found);
 }
@@ -294,9 +296,11 @@ void Hub::expire_history() {
     std::int64_t cutoff =
         now_ms() -
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.history_ttl).count();
-    while (!oldest_.empty() && oldest_.begin()->first < cutoff) {
-        std::string owner = oldest_.begin()->second;
-        forget_oldest(owner, streams_.find(owner)->second);
+    // The oldest of all first: once one is young enough, so are the rest.
+    while (!oldest_.empty()) {
+        StreamEntry& entry = *streams_.find(*oldest_.begin()->second);
+        if (entry.second.history.front().delivery->time_ms >= cutoff) break;
+        forget_oldest(entry);
     }
     auto idle_since = Clock::now() - options_.history_ttl;
     for (auto it = streams_.begin(); it != streams_.end();) {

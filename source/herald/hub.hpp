@@ -116,10 +116,15 @@ class Hub {
         Clock::time_point next_ping;
         Clock::time_point ping_sent;  // time_point{} when no ping awaits an answer
     };
+    // A kept message and its place in the order of everything kept, across users.
+    struct Kept {
+        std::uint64_t order;
+        DeliveryPtr delivery;
+    };
     struct Stream {
         std::string epoch;
         std::uint64_t last_seq = 0;
-        std::deque<DeliveryPtr> history;
+        std::deque<Kept> history;
         std::vector<Registration> connections;
         Clock::time_point last_activity;  // for dropping a stream nobody uses any more
     };
@@ -129,7 +134,9 @@ class Hub {
     };
     // The oldest kept message of each stream that keeps any, oldest first: what goes first
     // when history is over its byte budget or its age.
-    using OldestKey = std::pair<std::int64_t, std::string>;  // (time_ms, uid)
+    // (order, uid). The uid is the streams_ map's own key, which stays put while the stream
+    // exists: no copy.
+    using OldestKey = std::pair<std::uint64_t, const std::string*>;
 
     // Runs `request` on the strand and completes with its result on the caller's executor.
     template <typename Request>
@@ -138,10 +145,11 @@ class Hub {
     JoinResult add(std::shared_ptr<Connection> connection, const std::optional<Since>& since);
     bool remove(const Connection& connection);
     PublishResult deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body);
-    Stream& stream_for(const std::string& uid);
-    void keep(const std::string& uid, Stream& stream, DeliveryPtr delivery);
-    void forget_oldest(const std::string& uid, Stream& stream);
-    void drop_if_unused(const std::string& uid);
+    using StreamEntry = std::pair<const std::string, Stream>;  // a streams_ node: key and stream
+    StreamEntry& stream_for(const std::string& uid);
+    void keep(StreamEntry& entry, DeliveryPtr delivery);
+    void forget_oldest(StreamEntry& entry);
+    void drop_if_unused(std::unordered_map<std::string, Stream>::iterator found);
     void expire_history();
     void close_connection(const std::shared_ptr<Connection>& connection, const CloseReason& reason,
                           bool flush);
@@ -158,6 +166,7 @@ class Hub {
     std::unordered_map<std::string, Stream> streams_;
     std::set<OldestKey> oldest_;
     std::uint64_t streams_created_ = 0;
+    std::uint64_t kept_ = 0;  // messages ever kept: the order of the next one
     std::unordered_map<const Connection*, Closing> closing_;
     HubStats stats_;
     bool stopping_ = false;
