@@ -117,82 +117,59 @@ BOOST_AUTO_TEST_CASE(resume_is_gapless_and_duplicate_free_while_publishing_goes_
     Config config = test_config();
     config.history_size = 1000;
     TestServer server(config);
-    constexpr int threads = 3, users_per_thread = 3, rounds = 8, per_round = 25;
-    std::vector<std::vector<std::string>> failures(threads);
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-            // Per user: a publisher that never stops, and a client that drops its connection
-            // every round (clean close or reset) and resumes from the last seq it saw. Only one
-            // publisher writes to a user, so its n-th message is seq n, and data says n.
-            auto user = [&, t](int u) -> awaitable<void> {
-                std::string uid = "t" + std::to_string(t) + "u" + std::to_string(u);
-                bool publishing = true;
-                std::int64_t published = 0;
-                auto publish = [&]() -> awaitable<void> {
-                    auto publisher = co_await client::HttpClient::connect(server.endpoint());
-                    while (publishing) {
-                        std::string body =
-                            json::serialize(json::object{{"uid", uid}, {"message", published + 1}});
-                        auto answer = co_await publisher.post("/send", body);
-                        if (answer.status != 200u)
-                            failures[t].push_back(uid + ": publish " + answer.body);
-                        ++published;
-                    }
-                };
-                auto read = [&]() -> awaitable<void> {
-                    std::optional<std::string> epoch;
-                    std::int64_t last = 0;
-                    for (int round = 0; round <= rounds; ++round) {
-                        auto resumed = co_await resume(server.endpoint(), uid, epoch,
-                                                       static_cast<std::uint64_t>(last));
-                        if (epoch && resumed.welcome.at("recovered") != true)
-                            failures[t].push_back(uid + ": not recovered");
-                        epoch = std::string(resumed.welcome.at("epoch").as_string());
-                        // The last round drains everything the publisher sent.
-                        bool draining = round == rounds;
-                        if (draining) publishing = false;
-                        for (int i = 0; draining ? last < published : i < per_round; ++i) {
-                            auto message = json::parse(co_await resumed.client.receive());
-                            std::int64_t seq = message.at("seq").as_int64();
-                            if (seq != last + 1 || message.at("data") != seq)
-                                failures[t].push_back(uid + ": after " + std::to_string(last) +
-                                                      " got " + json::serialize(message));
-                            last = seq;
-                        }
-                        if (round % 2 == 0) {
-                            co_await resumed.client.close();
-                        } else {
-                            auto& socket =
-                                client::beast::get_lowest_layer(resumed.client.stream()).socket();
-                            socket.set_option(asio::socket_base::linger(true, 0));
-                            socket.close();
-                        }
-                    }
-                };
-                co_await (publish() && read());
-            };
-            auto all_users = [&]() -> awaitable<void> { co_await (user(0) && user(1) && user(2)); };
-            asio::io_context io_context;
-            bool done = false;
-            asio::co_spawn(io_context, all_users(), [&, t](std::exception_ptr error) {
-                done = true;
-                if (!error) return;
-                try {
-                    std::rethrow_exception(error);
-                } catch (const std::exception& e) {
-                    failures[t].push_back(e.what());
+    constexpr int threads = 3, rounds = 8, per_round = 25;  // three users a thread
+    run_on_threads(threads, [&](int t, std::vector<std::string>& failures) -> awaitable<void> {
+        // Per user: a publisher that never stops, and a client that drops its connection
+        // every round (clean close or reset) and resumes from the last seq it saw. Only one
+        // publisher writes to a user, so its n-th message is seq n, and data says n.
+        auto user = [&, t](int u) -> awaitable<void> {
+            std::string uid = "t" + std::to_string(t) + "u" + std::to_string(u);
+            bool publishing = true;
+            std::int64_t published = 0;
+            auto publish = [&]() -> awaitable<void> {
+                auto publisher = co_await client::HttpClient::connect(server.endpoint());
+                while (publishing) {
+                    std::string body =
+                        json::serialize(json::object{{"uid", uid}, {"message", published + 1}});
+                    auto answer = co_await publisher.post("/send", body);
+                    if (answer.status != 200u) failures.push_back(uid + ": publish " + answer.body);
+                    ++published;
                 }
-            });
-            io_context.run_for(60s);
-            if (!done) failures[t].push_back("timed out");
-        });
-    }
-    for (auto& worker : workers)
-        worker.join();
-    for (int t = 0; t < threads; ++t)
-        BOOST_TEST(failures[t].empty(),
-                   "thread " << t << ": " << (failures[t].empty() ? "" : failures[t].front()));
+            };
+            auto read = [&]() -> awaitable<void> {
+                std::optional<std::string> epoch;
+                std::int64_t last = 0;
+                for (int round = 0; round <= rounds; ++round) {
+                    auto resumed = co_await resume(server.endpoint(), uid, epoch,
+                                                   static_cast<std::uint64_t>(last));
+                    if (epoch && resumed.welcome.at("recovered") != true)
+                        failures.push_back(uid + ": not recovered");
+                    epoch = std::string(resumed.welcome.at("epoch").as_string());
+                    // The last round drains everything the publisher sent.
+                    bool draining = round == rounds;
+                    if (draining) publishing = false;
+                    for (int i = 0; draining ? last < published : i < per_round; ++i) {
+                        auto message = json::parse(co_await resumed.client.receive());
+                        std::int64_t seq = message.at("seq").as_int64();
+                        if (seq != last + 1 || message.at("data") != seq)
+                            failures.push_back(uid + ": after " + std::to_string(last) + " got " +
+                                               json::serialize(message));
+                        last = seq;
+                    }
+                    if (round % 2 == 0) {
+                        co_await resumed.client.close();
+                    } else {
+                        auto& socket =
+                            client::beast::get_lowest_layer(resumed.client.stream()).socket();
+                        socket.set_option(asio::socket_base::linger(true, 0));
+                        socket.close();
+                    }
+                }
+            };
+            co_await (publish() && read());
+        };
+        co_await (user(0) && user(1) && user(2));
+    });
     run([&]() -> awaitable<void> {
         auto stats = co_await get_stats(server.endpoint());
         BOOST_TEST_MESSAGE("resume test: " << json::serialize(stats));

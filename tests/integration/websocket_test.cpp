@@ -317,59 +317,30 @@ BOOST_AUTO_TEST_CASE(shutdown_flushes_and_closes_every_websocket_with_1001) {
 BOOST_AUTO_TEST_CASE(many_clients_on_several_threads_receive_all_their_messages_in_order) {
     TestServer server;
     constexpr int threads = 4, users_per_thread = 25, messages_per_user = 40;
-    std::vector<std::vector<std::string>> failures(threads);
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-            // The closure is declared before the io_context, so it outlives the coroutine's frame.
-            auto client_side = [&, t]() -> awaitable<void> {
-                std::vector<WebSocketClient> clients;
-                for (int u = 0; u < users_per_thread; ++u)
-                    clients.push_back(co_await WebSocketClient::login(
-                        server.endpoint(), "t" + std::to_string(t) + "u" + std::to_string(u),
-                        Protocol::json));
-                auto publisher = co_await client::HttpClient::connect(server.endpoint());
-                for (int m = 0; m < messages_per_user; ++m) {
-                    for (int u = 0; u < users_per_thread; ++u) {
-                        json::object body{
-                            {"uid", "t" + std::to_string(t) + "u" + std::to_string(u)},
-                            {"message", m}};
-                        auto answer = co_await publisher.post("/send", json::serialize(body));
-                        if (delivered_of(answer.body) != 1)
-                            failures[t].push_back("publish answered " + answer.body);
-                    }
-                }
-                for (int u = 0; u < users_per_thread; ++u)
-                    for (int m = 0; m < messages_per_user; ++m) {
-                        auto message = json::parse(co_await clients[u].receive());
-                        if (message.at("data") != m)
-                            failures[t].push_back("user " + std::to_string(u) + " expected " +
-                                                  std::to_string(m) + ", got " +
-                                                  json::serialize(message));
-                    }
-            };
-            asio::io_context io_context;
-            bool done = false;
-            asio::co_spawn(io_context, client_side(), [&, t](std::exception_ptr error) {
-                done = true;
-                if (!error) return;
-                try {
-                    std::rethrow_exception(error);
-                } catch (const std::exception& e) {
-                    failures[t].push_back(e.what());
-                }
-            });
-            io_context.run_for(60s);
-            if (!done) failures[t].push_back("timed out");
-        });
-    }
-    for (auto& worker : workers)
-        worker.join();
-    for (int t = 0; t < threads; ++t) {
-        BOOST_TEST_CONTEXT("thread " << t) {
-            BOOST_TEST(failures[t].empty(), (failures[t].empty() ? "" : failures[t].front()));
+    run_on_threads(threads, [&](int t, std::vector<std::string>& failures) -> awaitable<void> {
+        std::vector<WebSocketClient> clients;
+        for (int u = 0; u < users_per_thread; ++u)
+            clients.push_back(co_await WebSocketClient::login(
+                server.endpoint(), "t" + std::to_string(t) + "u" + std::to_string(u),
+                Protocol::json));
+        auto publisher = co_await client::HttpClient::connect(server.endpoint());
+        for (int m = 0; m < messages_per_user; ++m) {
+            for (int u = 0; u < users_per_thread; ++u) {
+                json::object body{{"uid", "t" + std::to_string(t) + "u" + std::to_string(u)},
+                                  {"message", m}};
+                auto answer = co_await publisher.post("/send", json::serialize(body));
+                if (delivered_of(answer.body) != 1)
+                    failures.push_back("publish answered " + answer.body);
+            }
         }
-    }
+        for (int u = 0; u < users_per_thread; ++u)
+            for (int m = 0; m < messages_per_user; ++m) {
+                auto message = json::parse(co_await clients[u].receive());
+                if (message.at("data") != m)
+                    failures.push_back("user " + std::to_string(u) + " expected " +
+                                       std::to_string(m) + ", got " + json::serialize(message));
+            }
+    });
     run([&]() -> awaitable<void> {
         auto stats = co_await get_stats(server.endpoint());
         BOOST_TEST(stats.at("messages_delivered").as_int64() ==

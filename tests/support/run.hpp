@@ -4,6 +4,9 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -35,6 +38,39 @@ inline void run(const std::function<awaitable<void>()>& body,
                 std::chrono::steady_clock::duration timeout = std::chrono::seconds(60)) {
     asio::io_context io_context;
     run(io_context, body, timeout);
+}
+
+// Runs the coroutine that `body(t, failures)` returns for each t in [0, threads), each on a
+// thread and an io_context of its own, then fails the test for whatever a thread recorded.
+// Boost.Test is not thread-safe, so the threads only note what went wrong, as text; an
+// exception or a timeout is noted too.
+inline void run_on_threads(
+    int threads, const std::function<awaitable<void>(int, std::vector<std::string>&)>& body,
+    std::chrono::steady_clock::duration timeout = std::chrono::seconds(60)) {
+    std::vector<std::vector<std::string>> failures(threads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            asio::io_context io_context;
+            bool done = false;
+            asio::co_spawn(io_context, body(t, failures[t]), [&, t](std::exception_ptr error) {
+                done = true;
+                if (!error) return;
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    failures[t].push_back(e.what());
+                }
+            });
+            io_context.run_for(timeout);
+            if (!done) failures[t].push_back("timed out");
+        });
+    }
+    for (auto& worker : workers)
+        worker.join();
+    for (int t = 0; t < threads; ++t)
+        BOOST_TEST(failures[t].empty(),
+                   "thread " << t << ": " << (failures[t].empty() ? "" : failures[t].front()));
 }
 
 }  // namespace herald::test
