@@ -17,6 +17,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# shellcheck source=tools/bench/servers.sh
+. "$here/bench/servers.sh"
 command_line="tools/soak.sh${*:+ $*}"
 
 usage() {
@@ -96,34 +98,10 @@ csv=$out_dir/soak.csv png=$out_dir/soak.png result=$out_dir/result.jsonl
 server_log=$out_dir/server.log bench_log=$out_dir/bench.log
 
 # ---- pinning --------------------------------------------------------------------------------
-ncpu=$(nproc)
-server_prefix=() bench_prefix=()
-pin_text="none (server and herald-bench share all $ncpu CPUs)"
-if [ "$ncpu" -ge 2 ]; then
-  server_prefix=(taskset -c $((ncpu - 1)))
-  if [ "$ncpu" -eq 2 ]; then bench_cpus=0; else bench_cpus=0-$((ncpu - 2)); fi
-  bench_prefix=(taskset -c "$bench_cpus")
-  pin_text="server on CPU $((ncpu - 1)), herald-bench on CPU $bench_cpus (taskset)"
-fi
-if [ "$(id -u)" = 0 ]; then
-  # Other jobs on the machine (compilers of other sessions) yield to the soak.
-  server_prefix=(nice -n -10 "${server_prefix[@]}")
-  bench_prefix=(nice -n -10 "${bench_prefix[@]}")
-  pin_text+="; nice -10"
-fi
+set_placement 1 -10
 
 # ---- the server -----------------------------------------------------------------------------
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { # below the ephemeral range, so no client socket holds it
-  local port
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 10000))
-    port_open "$port" || { echo "$port"; return 0; }
-  done
-  return 1
-}
-
-SRV_PID=""
+SRV_PID="" server_port=""
 start_server() { # PORT
   # exec: the PID we hold is the server's own. Its soft descriptor limit goes up to the hard one.
   "${server_prefix[@]}" bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' server \
@@ -139,10 +117,7 @@ start_server() { # PORT
 }
 stop_server() {
   [ -n "$SRV_PID" ] || return 0
-  kill -TERM "$SRV_PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
+  stop_pid "$SRV_PID" "$server_port"
   SRV_PID=""
 }
 trap stop_server EXIT
@@ -173,8 +148,8 @@ run_soak() {
   done
   : >"$result"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >"$out_dir/load.txt"
-  local port
-  port=$(free_port)
+  server_port=$(free_port)
+  local port=$server_port
   start_server "$port" || exit 1
   echo "soak.sh: herald (PID $SRV_PID, port $port); $connections connections, churn $churn/s," \
     "$rate publishes/s for $duration; samples in $csv" >&2

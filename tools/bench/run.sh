@@ -13,6 +13,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/bench/servers.sh
+. "$here/servers.sh"
 shared=$(realpath -m "$repo/../shared")
 # ../shared is a read-only reference: anything its scripts write goes here.
 export PEERS_WORK=${PEERS_WORK:-/tmp/herald-peers}
@@ -129,33 +131,9 @@ fi
 export NCHAN_PREFIX=$out_dir/nchan
 
 # ---- pinning --------------------------------------------------------------------------------
-ncpu=$(nproc)
-server_prefix=() bench_prefix=()
-pin_text="none (server and herald-bench share all $ncpu CPUs)"
-if [ "$pin" = 1 ] && [ "$ncpu" -ge 2 ]; then
-  server_prefix=(taskset -c $((ncpu - 1)))
-  if [ "$ncpu" -eq 2 ]; then bench_cpus=0; else bench_cpus=0-$((ncpu - 2)); fi
-  bench_prefix=(taskset -c "$bench_cpus")
-  pin_text="server on CPU $((ncpu - 1)), herald-bench on CPU $bench_cpus (taskset)"
-fi
-if [ "$(id -u)" = 0 ] && [ "$nice_level" != 0 ]; then
-  # Other jobs on the machine (compilers of other sessions) yield to the benchmark.
-  server_prefix=(nice -n "$nice_level" "${server_prefix[@]}")
-  bench_prefix=(nice -n "$nice_level" "${bench_prefix[@]}")
-  pin_text+="; nice $nice_level"
-fi
+set_placement "$pin" "$nice_level"
 
 # ---- servers --------------------------------------------------------------------------------
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { # below the ephemeral range, so no client socket holds it
-  local port
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 10000))
-    port_open "$port" || { echo "$port"; return 0; }
-  done
-  return 1
-}
-
 SRV_PID="" SRV_PORT="" SRV_ADAPTER=""
 start_server() { # NAME
   local name=$1 command=()
@@ -182,12 +160,7 @@ start_server() { # NAME
 }
 stop_server() {
   [ -n "$SRV_PID" ] || return 0
-  kill -TERM "$SRV_PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
-  # nginx's workers leave after their master; the port is free once they have.
-  for _ in $(seq 50); do port_open "$SRV_PORT" || break; sleep 0.1; done
+  stop_pid "$SRV_PID" "$SRV_PORT"
   SRV_PID=""
 }
 trap stop_server EXIT
