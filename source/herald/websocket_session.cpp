@@ -168,7 +168,7 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
     std::optional<Login> login;
     if (authenticated) {
         // The upgrade request carried a verified token: no login frame to wait for.
-        login = Login{std::move(authenticated->sub), {}, protocol};
+        login = Login{std::move(authenticated->sub), {}, protocol, std::nullopt};
         token_expiry_ = authenticated->exp.value_or(0);
     } else {
         login = co_await read_login();

@@ -9,8 +9,11 @@
 namespace {
 
 const herald::TokenVerifier& verifier() {
-    static const herald::TokenVerifier instance =
-        *herald::TokenVerifier::create({"fuzzing secret"});
+    static const herald::TokenVerifier instance = [] {
+        herald::TokenSettings settings;
+        settings.secret = "fuzzing secret";
+        return *herald::TokenVerifier::create(settings);
+    }();
     return instance;
 }
 
