@@ -281,7 +281,10 @@ void Hub::forget_oldest(StreamEntry& entry) {
     stats_.history_bytes -= history_bytes_of(*oldest.delivery);
     --stats_.history_messages;
     stream.history.pop_front();
-    if (!stream.history.empty()) oldest_.emplace(stream.history.front().order, &entry.first);
+    if (stream.history.empty())
+        stream.history.shrink_to_fit();  // an idle user's stream holds no block
+    else
+        oldest_.emplace(stream.history.front().order, &entry.first);
 }
 
 // A stream goes once it has no connection, keeps no message, and has not been used for the

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -15,6 +14,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/container/deque.hpp>
 
 #include "herald/config.hpp"
 #include "herald/connection.hpp"
@@ -124,7 +124,9 @@ class Hub {
     struct Stream {
         std::string epoch;
         std::uint64_t last_seq = 0;
-        std::deque<Kept> history;
+        // Not std::deque, which allocates a block even while empty: most streams keep nothing
+        // most of the time, and there is one stream per connected user.
+        boost::container::deque<Kept> history;
         std::vector<Registration> connections;
         Clock::time_point last_activity;  // for dropping a stream nobody uses any more
     };

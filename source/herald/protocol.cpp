@@ -1,5 +1,9 @@
 #include "herald/protocol.hpp"
 
+#include <algorithm>
+
+#include <charconv>
+
 #include <unordered_set>
 
 #include <boost/beast/websocket/detail/utf8_checker.hpp>
@@ -177,14 +181,21 @@ MessageBodyPtr make_message(const json::value& message) {
     return body;
 }
 
+EnvelopeHead::EnvelopeHead(std::uint64_t seq, std::int64_t time_ms) {
+    char* out = bytes_.data();
+    char* end = bytes_.data() + bytes_.size();
+    auto append = [&](std::string_view text) { out = std::copy(text.begin(), text.end(), out); };
+    append(R"({"type":"message","seq":)");
+    out = std::to_chars(out, end, seq).ptr;
+    append(R"(,"time":)");
+    out = std::to_chars(out, end, time_ms).ptr;
+    append(R"(,"data":)");
+    size_ = static_cast<std::uint8_t>(out - bytes_.data());
+}
+
 DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t time_ms) {
-    auto delivery = std::make_shared<Delivery>();
-    delivery->seq = seq;
-    delivery->time_ms = time_ms;
-    delivery->envelope_head = R"({"type":"message","seq":)" + std::to_string(seq) + R"(,"time":)" +
-                              std::to_string(time_ms) + R"(,"data":)";
-    delivery->body = std::move(body);
-    return delivery;
+    return std::make_shared<const Delivery>(
+        Delivery{seq, time_ms, EnvelopeHead(seq, time_ms), std::move(body)});
 }
 
 std::string welcome_frame(std::string_view uid, const StreamPosition& position) {

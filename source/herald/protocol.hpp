@@ -2,6 +2,7 @@
 // requests, and the frames clients receive. Everything here parses untrusted input.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -74,10 +75,26 @@ MessageBodyPtr make_message(const boost::json::value& message);
 // stream's history and shared by the user's connections. A JSON-protocol connection sends
 // `envelope_head`, the body's data_json and `envelope_tail` as one frame, so the body is not
 // copied into each user's envelope.
+// `{"type":"message","seq":17,"time":...,"data":`, held inline rather than in a std::string: a
+// Delivery is made for every user of every publish, and this makes it one allocation, not two.
+class EnvelopeHead {
+  public:
+    EnvelopeHead() = default;
+    EnvelopeHead(std::uint64_t seq, std::int64_t time_ms);
+
+    std::string_view view() const { return {bytes_.data(), size_}; }
+    std::size_t size() const { return size_; }
+
+  private:
+    // The longest: 24 + 20 digits of seq + 8 + 20 characters of time + 8.
+    std::array<char, 80> bytes_{};
+    std::uint8_t size_ = 0;
+};
+
 struct Delivery {
     std::uint64_t seq = 0;
     std::int64_t time_ms = 0;
-    std::string envelope_head;  // {"type":"message","seq":17,"time":...,"data":
+    EnvelopeHead envelope_head;
     MessageBodyPtr body;
 
     std::size_t size(Protocol protocol) const {

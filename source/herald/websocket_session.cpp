@@ -99,8 +99,14 @@ class WebSocketSession {
           context_(context),
           reader_finished_(ws_.get_executor()) {}
 
-    awaitable<void> run(http::request<http::string_body> upgrade,
-                        std::optional<TokenClaims> authenticated, Protocol protocol);
+    // Completes the handshake, settles the login, registers the connection with the hub and
+    // welcomes a JSON-protocol client; false when the connection ended on the way.
+    awaitable<bool> open(http::request<http::string_body> upgrade,
+                         std::optional<TokenClaims> authenticated, Protocol protocol);
+    // Runs the open connection's reader and writer until either side ends it.
+    awaitable<void> serve();
+    // Unregisters the connection, after serve().
+    void finish();
 
   private:
     struct ReaderDone;
@@ -109,7 +115,6 @@ class WebSocketSession {
     awaitable<std::optional<Login>> authenticate(Login login);
     void handle_command(std::string_view frame);
     awaitable<void> enforce_login_deadline();
-    awaitable<void> serve(Protocol protocol, StreamPosition position);
     awaitable<void> read_loop();
     awaitable<void> close(CloseReason reason);
     std::string end_reason() const;
@@ -148,9 +153,9 @@ struct WebSocketSession<Transport>::ReaderDone {
 };
 
 template <typename Transport>
-awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body> upgrade,
-                                                 std::optional<TokenClaims> authenticated,
-                                                 Protocol protocol) {
+awaitable<bool> WebSocketSession<Transport>::open(http::request<http::string_body> upgrade,
+                                                  std::optional<TokenClaims> authenticated,
+                                                  Protocol protocol) {
     const Config& config = context_.config;
     // Idle connections are watched by the hub's keep-alive, so Beast's idle timer stays off; its
     // handshake timeout bounds the opening and closing handshakes.
@@ -162,7 +167,7 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
 
     if (error_code error = co_await accept(ws_, std::move(upgrade))) {
         log_debug("upgrade_failed", {{"conn", id_}, {"remote", remote_}, {"error", error}});
-        co_return;
+        co_return false;
     }
 
     std::optional<Login> login;
@@ -175,7 +180,7 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
     }
     if (!login) {
         log_info("login_failed", {{"conn", id_}, {"remote", remote_}, {"reason", end_reason()}});
-        co_return;
+        co_return false;
     }
 
     protocol = login->protocol;
@@ -194,15 +199,30 @@ awaitable<void> WebSocketSession<Transport>::run(http::request<http::string_body
     if (!joined.joined) {
         co_await close(close_reasons::shutdown);  // the hub is shutting down
         connection_->detach();
-        co_return;
+        co_return false;
     }
     log_info("login", {{"conn", id_},
                        {"uid", connection_->uid()},
                        {"remote", remote_},
                        {"protocol", protocol == Protocol::json ? "json" : "seed"}});
 
-    co_await serve(protocol, std::move(joined.position));
+    ws_.text(true);
+    if (protocol == Protocol::json) {
+        // Sent only now that the hub has the connection: whatever is published after the client
+        // sees its welcome reaches it.
+        std::string welcome = welcome_frame(connection_->uid(), joined.position);
+        auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
+        if (error) {
+            error_ = error;
+            finish();
+            co_return false;
+        }
+    }
+    co_return true;
+}
 
+template <typename Transport>
+void WebSocketSession<Transport>::finish() {
     context_.hub.leave(connection_);
     connection_->detach();
     log_info("disconnect", {{"conn", id_},
@@ -275,26 +295,15 @@ awaitable<void> WebSocketSession<Transport>::enforce_login_deadline() {
     co_await close(stop_->stop_requested() ? close_reasons::shutdown : login_timeout);
 }
 
-// Sends the welcome, then runs the reader beside this writer until the connection ends, and
-// returns once both are done.
+// Runs the reader beside this writer until the connection ends, and returns once both are done.
 //
 // The reader is a coroutine of its own on the connection's strand; the writer is this one. When
 // the reader ends (the peer closed or vanished) it ends the outbox, which wakes the writer. When
 // the writer ends (the hub closed the connection, or a write failed) it cancels the reader's
 // read. Either way this frame outlives the reader, which uses the session's members.
 template <typename Transport>
-awaitable<void> WebSocketSession<Transport>::serve(Protocol protocol, StreamPosition position) {
-    ws_.text(true);
-    if (protocol == Protocol::json) {
-        // Sent only now that the hub has the connection: whatever is published after the client
-        // sees its welcome reaches it.
-        std::string welcome = welcome_frame(connection_->uid(), position);
-        auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
-        if (error) {
-            error_ = error;
-            co_return;
-        }
-    }
+awaitable<void> WebSocketSession<Transport>::serve() {
+    const Protocol protocol = connection_->protocol();
     asio::co_spawn(ws_.get_executor(), read_loop(), ReaderDone{this});
 
     // The writer's loop: it waits on the outbox, never on the hub.
@@ -317,8 +326,8 @@ awaitable<void> WebSocketSession<Transport>::serve(Protocol protocol, StreamPosi
                 } else {
                     // One frame from three pieces: the user's envelope around the shared body.
                     std::array<asio::const_buffer, 3> envelope{
-                        asio::buffer(message.envelope_head), asio::buffer(message.body->data_json),
-                        asio::buffer(envelope_tail)};
+                        asio::buffer(message.envelope_head.view()),
+                        asio::buffer(message.body->data_json), asio::buffer(envelope_tail)};
                     std::tie(write_error, std::ignore) =
                         co_await ws_.async_write(envelope, use_nothrow);
                 }
@@ -417,8 +426,15 @@ awaitable<void> run_session(Upgrade<Transport> upgrade, std::uint64_t id,
     {
         WebSocketSession<Transport> session(std::move(upgrade.transport), id, upgrade.remote,
                                             std::move(stop), context);
-        co_await session.run(std::move(upgrade.request), std::move(upgrade.authenticated),
-                             upgrade.protocol);
+        // Opening and serving are two coroutines in turn, not one calling the other: what the
+        // handshake and the login needed goes with open()'s frame, and an idle connection,
+        // which may last for days, holds only this frame and serve()'s.
+        bool opened = co_await session.open(std::move(upgrade.request),
+                                            std::move(upgrade.authenticated), upgrade.protocol);
+        if (opened) {
+            co_await session.serve();
+            session.finish();
+        }
     }
     if (upgrade.admitted) context.hub.release(upgrade.remote.address());
 }

@@ -1,5 +1,7 @@
 #include "herald/protocol.hpp"
 
+#include <limits>
+
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -162,13 +164,24 @@ BOOST_AUTO_TEST_CASE(a_string_message_is_delivered_as_is_and_anything_else_as_js
 BOOST_AUTO_TEST_CASE(a_delivery_wraps_the_shared_body_in_its_users_envelope) {
     auto body = make_message(json::parse(R"({"progress":30})"));
     auto delivery = make_delivery(body, 17, 1'732'540'000'123);
-    std::string envelope = delivery->envelope_head + body->data_json + std::string(envelope_tail);
+    std::string envelope =
+        std::string(delivery->envelope_head.view()) + body->data_json + std::string(envelope_tail);
     BOOST_TEST(
         json::parse(envelope) ==
         json::parse(R"({"type":"message","seq":17,"time":1732540000123,"data":{"progress":30}})"));
     BOOST_TEST(delivery->size(Protocol::json) == envelope.size());
     BOOST_TEST(delivery->size(Protocol::seed) == body->text.size());
     BOOST_TEST(delivery->body.get() == body.get());  // shared, not copied
+}
+
+BOOST_AUTO_TEST_CASE(the_envelope_holds_the_widest_seq_and_time) {
+    auto body = make_message(json::parse("1"));
+    auto delivery = make_delivery(body, std::numeric_limits<std::uint64_t>::max(),
+                                  std::numeric_limits<std::int64_t>::min());
+    std::string envelope = std::string(delivery->envelope_head.view()) + "1}";
+    json::value parsed = json::parse(envelope);
+    BOOST_TEST(parsed.at("seq").as_uint64() == std::numeric_limits<std::uint64_t>::max());
+    BOOST_TEST(parsed.at("time").as_int64() == std::numeric_limits<std::int64_t>::min());
 }
 
 BOOST_AUTO_TEST_CASE(welcome_names_the_uid_and_the_stream_position) {
