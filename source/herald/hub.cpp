@@ -277,14 +277,18 @@ void Hub::keep(StreamEntry& entry, DeliveryPtr delivery) {
 void Hub::forget_oldest(StreamEntry& entry) {
     Stream& stream = entry.second;
     const Kept& oldest = stream.history.front();
-    oldest_.erase({oldest.order, &entry.first});
+    // The stream's key moves on to its next message in a node taken out and put back, not
+    // freed and allocated again: a full history does this on every publish.
+    auto key = oldest_.extract({oldest.order, &entry.first});
     stats_.history_bytes -= history_bytes_of(*oldest.delivery);
     --stats_.history_messages;
     stream.history.pop_front();
-    if (stream.history.empty())
+    if (stream.history.empty()) {
         stream.history.shrink_to_fit();  // an idle user's stream holds no block
-    else
-        oldest_.emplace(stream.history.front().order, &entry.first);
+        return;
+    }
+    key.value().first = stream.history.front().order;
+    oldest_.insert(std::move(key));
 }
 
 // A stream goes once it has no connection, keeps no message, and has not been used for the

@@ -102,13 +102,19 @@ void Listener::stop() {
     });
 }
 
+// Each connection gets its own strand, so that its reader and writer never run at once. With
+// one thread, handlers run one at a time anyway, and a strand would only add a lock and a queue
+// to every handler of the connection: it runs on the io_context itself.
+asio::any_io_executor Listener::connection_executor() {
+    if (context_.config.threads == 1) return io_context_.get_executor();
+    return asio::make_strand(io_context_);
+}
+
 awaitable<void> Listener::accept_loop() {
     asio::steady_timer backoff(strand_);
     bool failing = false;  // one log line per burst of failures, not one per attempt
     while (!stopping_) {
-        // Each connection gets its own strand, so that its reader and writer never run at once.
-        auto [error, socket] =
-            co_await acceptor_.async_accept(asio::make_strand(io_context_), use_nothrow);
+        auto [error, socket] = co_await acceptor_.async_accept(connection_executor(), use_nothrow);
         if (stopping_) break;
         if (!error) {
             if (failing) log_info("accept_recovered", {{"refused", std::exchange(refused_, 0)}});

@@ -35,6 +35,7 @@ class Listener {
     struct HttpDone;
     struct WebSocketDone;
 
+    asio::any_io_executor connection_executor();
     awaitable<void> accept_loop();
     void start_session(tcp::socket socket);
     // Answers one pending connection with 503 and closes it; false if none was pending.

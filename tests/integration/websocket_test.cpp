@@ -102,6 +102,38 @@ BOOST_AUTO_TEST_CASE(every_connection_of_a_user_receives_each_message) {
     });
 }
 
+BOOST_AUTO_TEST_CASE(one_thread_runs_connections_without_strands) {
+    // With --threads 1 the connections run on the io_context itself, not on strands of their
+    // own: the same flows must hold.
+    Config config = test_config();
+    config.threads = 1;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto seed_tab = co_await WebSocketClient::connect(server.endpoint());
+        co_await seed_tab.send(login_frame("1"));
+        co_await send_until_delivered(server.endpoint(), "1", "ready");
+        auto ready = co_await seed_tab.receive();
+        BOOST_TEST(ready == "ready");
+        auto app = co_await WebSocketClient::login(server.endpoint(), "1", Protocol::json);
+
+        auto answer =
+            co_await post_send(server.endpoint(), json::parse(R"({"uid":"1","message":"both"})"));
+        BOOST_TEST(answer.at("delivered").as_int64() == 2);
+        auto to_seed_tab = co_await seed_tab.receive();
+        auto to_app = co_await app.receive();
+        BOOST_TEST(to_seed_tab == "both");
+        BOOST_TEST(json::parse(to_app).at("data") == "both");
+
+        co_await app.close();
+        co_await wait_for_stat(server.endpoint(), "connections", 1);
+        answer =
+            co_await post_send(server.endpoint(), json::parse(R"({"uid":"1","message":"one"})"));
+        BOOST_TEST(answer.at("delivered").as_int64() == 1);
+        auto after_close = co_await seed_tab.receive();
+        BOOST_TEST(after_close == "one");
+    });
+}
+
 BOOST_AUTO_TEST_CASE(disconnects_of_every_kind_leave_the_hub) {
     TestServer server;
     run([&]() -> awaitable<void> {
