@@ -57,10 +57,10 @@ struct Listener::HttpDone {
         log_failure(id, failure);
         if (!upgrade) return listener->forget(id);
         auto executor = upgrade->transport.get_executor();
-        asio::co_spawn(
-            executor,
-            run_websocket_session(std::move(*upgrade), id, std::move(stop), listener->context_),
-            WebSocketDone{listener, id});
+        asio::co_spawn(executor,
+                       run_websocket_session(std::make_unique<Upgrade>(std::move(*upgrade)), id,
+                                             std::move(stop), listener->context_),
+                       WebSocketDone{listener, id});
     }
 };
 

@@ -421,32 +421,35 @@ std::string WebSocketSession<Transport>::end_reason() const {
 }
 
 template <typename Transport>
-awaitable<void> run_session(Upgrade<Transport> upgrade, std::uint64_t id,
+awaitable<void> run_session(std::unique_ptr<Upgrade<Transport>> upgrade, std::uint64_t id,
                             std::shared_ptr<StopSignal> stop, Context& context) {
+    const tcp::endpoint remote = upgrade->remote;
+    const bool admitted = upgrade->admitted;
     {
-        WebSocketSession<Transport> session(std::move(upgrade.transport), id, upgrade.remote,
+        WebSocketSession<Transport> session(std::move(upgrade->transport), id, remote,
                                             std::move(stop), context);
         // Opening and serving are two coroutines in turn, not one calling the other: what the
-        // handshake and the login needed goes with open()'s frame, and an idle connection,
-        // which may last for days, holds only this frame and serve()'s.
-        bool opened = co_await session.open(std::move(upgrade.request),
-                                            std::move(upgrade.authenticated), upgrade.protocol);
+        // handshake and the login needed goes with open()'s frame and with the upgrade, and an
+        // idle connection, which may last for days, holds only this frame and serve()'s.
+        bool opened = co_await session.open(std::move(upgrade->request),
+                                            std::move(upgrade->authenticated), upgrade->protocol);
+        upgrade.reset();
         if (opened) {
             co_await session.serve();
             session.finish();
         }
     }
-    if (upgrade.admitted) context.hub.release(upgrade.remote.address());
+    if (admitted) context.hub.release(remote.address());
 }
 
 }  // namespace
 
-awaitable<void> run_websocket_session(PlainUpgrade upgrade, std::uint64_t id,
+awaitable<void> run_websocket_session(std::unique_ptr<PlainUpgrade> upgrade, std::uint64_t id,
                                       std::shared_ptr<StopSignal> stop, Context& context) {
     return run_session(std::move(upgrade), id, std::move(stop), context);
 }
 
-awaitable<void> run_websocket_session(TlsUpgrade upgrade, std::uint64_t id,
+awaitable<void> run_websocket_session(std::unique_ptr<TlsUpgrade> upgrade, std::uint64_t id,
                                       std::shared_ptr<StopSignal> stop, Context& context) {
     return run_session(std::move(upgrade), id, std::move(stop), context);
 }

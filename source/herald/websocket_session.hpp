@@ -36,11 +36,12 @@ using TlsUpgrade = Upgrade<TlsStream>;
 
 // Accepts the upgrade, waits for the login frame (unless the upgrade was authenticated),
 // registers the connection with the hub, then runs a reader and a writer until either side
-// ends the connection; unregisters it at the end. Runs on the socket's strand. Never throws for
-// I/O failures.
-awaitable<void> run_websocket_session(PlainUpgrade upgrade, std::uint64_t id,
+// ends the connection; unregisters it at the end. Runs on the socket's executor. Never throws
+// for I/O failures. The upgrade comes on the heap so that it goes once the connection is open:
+// a coroutine's parameters live as long as its frame, and a WebSocket may live for days.
+awaitable<void> run_websocket_session(std::unique_ptr<PlainUpgrade> upgrade, std::uint64_t id,
                                       std::shared_ptr<StopSignal> stop, Context& context);
-awaitable<void> run_websocket_session(TlsUpgrade upgrade, std::uint64_t id,
+awaitable<void> run_websocket_session(std::unique_ptr<TlsUpgrade> upgrade, std::uint64_t id,
                                       std::shared_ptr<StopSignal> stop, Context& context);
 
 }  // namespace herald
