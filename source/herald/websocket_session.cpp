@@ -115,6 +115,8 @@ class WebSocketSession {
     awaitable<std::optional<Login>> authenticate(Login login);
     void handle_command(std::string_view frame);
     awaitable<void> enforce_login_deadline();
+    // Sends a message or a ping from the outbox.
+    awaitable<error_code> write(Outgoing outgoing, Protocol protocol);
     awaitable<void> read_loop();
     awaitable<void> close(CloseReason reason);
     std::string end_reason() const;
@@ -307,7 +309,7 @@ awaitable<void> WebSocketSession<Transport>::serve() {
     asio::co_spawn(ws_.get_executor(), read_loop(), ReaderDone{this});
 
     // The writer's loop: it waits on the outbox, never on the hub.
-    for (bool writing = true; writing;) {
+    for (;;) {
         auto [error, outgoing] = co_await connection_->receive();
         if (reader_done_) break;  // the peer has gone; there is nobody to write to
         if (error == asio::experimental::error::channel_closed) {
@@ -315,36 +317,13 @@ awaitable<void> WebSocketSession<Transport>::serve() {
             break;
         }
         if (error) break;
-
-        error_code write_error;
-        switch (outgoing.kind) {
-            case Outgoing::Kind::message: {
-                const Delivery& message = *outgoing.message;
-                if (protocol == Protocol::seed) {
-                    std::tie(write_error, std::ignore) =
-                        co_await ws_.async_write(asio::buffer(message.body->text), use_nothrow);
-                } else {
-                    // One frame from three pieces: the user's envelope around the shared body.
-                    std::array<asio::const_buffer, 3> envelope{
-                        asio::buffer(message.envelope_head.view()),
-                        asio::buffer(message.body->data_json), asio::buffer(envelope_tail)};
-                    std::tie(write_error, std::ignore) =
-                        co_await ws_.async_write(envelope, use_nothrow);
-                }
-                connection_->sent(outgoing);
-                break;
-            }
-            case Outgoing::Kind::ping:
-                std::tie(write_error) = co_await ws_.async_ping({}, use_nothrow);
-                break;
-            case Outgoing::Kind::close:
-                co_await close(connection_->close_reason());
-                writing = false;
-                break;
+        if (outgoing.kind == Outgoing::Kind::close) {
+            co_await close(connection_->close_reason());
+            break;
         }
-        if (write_error) {
+        if (error_code write_error = co_await write(std::move(outgoing), protocol)) {
             if (!error_) error_ = write_error;
-            writing = false;
+            break;
         }
     }
 
@@ -354,6 +333,30 @@ awaitable<void> WebSocketSession<Transport>::serve() {
         reader_finished_.expires_at(asio::steady_timer::time_point::max());
         co_await reader_finished_.async_wait(use_nothrow);
     }
+}
+
+// A coroutine of its own, so that what one write needs (its buffers, its results) takes no room
+// in serve()'s frame, which an idle connection keeps for its whole life.
+template <typename Transport>
+awaitable<error_code> WebSocketSession<Transport>::write(Outgoing outgoing, Protocol protocol) {
+    if (outgoing.kind == Outgoing::Kind::ping) {
+        auto [error] = co_await ws_.async_ping({}, use_nothrow);
+        co_return error;
+    }
+    const Delivery& message = *outgoing.message;
+    error_code error;
+    if (protocol == Protocol::seed) {
+        std::tie(error, std::ignore) =
+            co_await ws_.async_write(asio::buffer(message.body->text), use_nothrow);
+    } else {
+        // One frame from three pieces: the user's envelope around the shared body.
+        std::array<asio::const_buffer, 3> envelope{asio::buffer(message.envelope_head.view()),
+                                                   asio::buffer(message.body->data_json),
+                                                   asio::buffer(envelope_tail)};
+        std::tie(error, std::ignore) = co_await ws_.async_write(envelope, use_nothrow);
+    }
+    connection_->sent(outgoing);
+    co_return error;
 }
 
 template <typename Transport>
