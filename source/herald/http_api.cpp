@@ -75,6 +75,7 @@ awaitable<Response> stats(const Request& request, Context& context) {
                              {"messages_published", stats.messages_published},
                              {"messages_delivered", stats.messages_delivered},
                              {"slow_consumer_disconnects", stats.slow_consumer_disconnects},
+                             {"streams", stats.streams},
                              {"history_streams", stats.history_streams},
                              {"history_messages", stats.history_messages},
                              {"history_bytes", stats.history_bytes},

@@ -108,6 +108,7 @@ awaitable<PublishResult> Hub::publish(std::vector<std::string> uids, MessageBody
 awaitable<HubStats> Hub::stats() {
     return ask([this] {
         HubStats stats = stats_;
+        stats.streams = streams_.size();
         stats.history_streams = oldest_.size();
         return stats;
     });
@@ -145,8 +146,8 @@ void Hub::close_all() {
         stopping_ = true;
         std::vector<std::shared_ptr<Connection>> all;
         all.reserve(stats_.connections);
-        for (auto& [uid, stream] : streams_)
-            for (auto& registration : stream.connections)
+        for (Stream* stream : connected_)
+            for (auto& registration : stream->connections)
                 all.push_back(registration.connection);
         for (auto& connection : all)
             close_connection(connection, close_reasons::shutdown, true);
@@ -169,7 +170,10 @@ JoinResult Hub::add(std::shared_ptr<Connection> connection, const std::optional<
     result.joined = true;
     result.position.epoch = stream.epoch;
     result.position.seq = stream.last_seq;
-    if (stream.connections.empty()) ++stats_.users;
+    if (stream.connections.empty()) {
+        ++stats_.users;
+        connected_.insert(&stream);
+    }
     stream.connections.push_back({connection, Clock::now() + options_.ping_interval, {}});
     ++stats_.connections;
     if (!since) return result;
@@ -206,10 +210,14 @@ bool Hub::remove(const Connection& connection) {
     *registration = std::move(registrations.back());
     registrations.pop_back();
     --stats_.connections;
-    if (registrations.empty()) --stats_.users;
     // Kept for the history TTL even without messages, so that a client that comes back soon
     // finds the same epoch and learns it missed nothing.
     found->second.last_activity = Clock::now();
+    if (registrations.empty()) {
+        --stats_.users;
+        connected_.erase(&found->second);
+        left_.emplace_back(found->second.last_activity, found->first);
+    }
     return true;
 }
 
@@ -299,24 +307,38 @@ void Hub::drop_if_unused(std::unordered_map<std::string, Stream>::iterator found
     if (stream.connections.empty() && stream.history.empty()) streams_.erase(found);
 }
 
+// For a stream that may have become unused: it goes if it has not been used since `idle_since`;
+// otherwise it is looked at again a TTL from now.
+void Hub::drop_if_unused_since(std::unordered_map<std::string, Stream>::iterator found,
+                               Clock::time_point idle_since) {
+    const Stream& stream = found->second;
+    if (!stream.connections.empty() || !stream.history.empty()) return;
+    if (stream.last_activity < idle_since)
+        streams_.erase(found);
+    else
+        left_.emplace_back(Clock::now(), found->first);
+}
+
 void Hub::expire_history() {
     std::int64_t cutoff =
         now_ms() -
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.history_ttl).count();
+    auto idle_since = Clock::now() - options_.history_ttl;
     // The oldest of all first: once one is young enough, so are the rest.
     while (!oldest_.empty()) {
-        StreamEntry& entry = *streams_.find(*oldest_.begin()->second);
-        if (entry.second.history.front().delivery->time_ms >= cutoff) break;
-        forget_oldest(entry);
+        auto found = streams_.find(*oldest_.begin()->second);
+        if (found->second.history.front().delivery->time_ms >= cutoff) break;
+        forget_oldest(*found);
+        drop_if_unused_since(found, idle_since);
     }
-    auto idle_since = Clock::now() - options_.history_ttl;
-    for (auto it = streams_.begin(); it != streams_.end();) {
-        const Stream& stream = it->second;
-        if (stream.connections.empty() && stream.history.empty() &&
-            stream.last_activity < idle_since)
-            it = streams_.erase(it);
-        else
-            ++it;
+    // Only the streams whose last connection left a TTL ago are looked at, not every stream:
+    // with churn there are many more streams kept than users connected.
+    while (!left_.empty() && left_.front().first < idle_since) {
+        auto found = streams_.find(left_.front().second);
+        if (found != streams_.end() && found->second.connections.empty() &&
+            found->second.history.empty() && found->second.last_activity < idle_since)
+            streams_.erase(found);
+        left_.pop_front();
     }
 }
 
@@ -345,8 +367,8 @@ void Hub::tick() {
     auto now = Clock::now();
     std::int64_t now_seconds = seconds_since_epoch();
     std::vector<std::shared_ptr<Connection>> silent, expired;
-    for (auto& [uid, stream] : streams_) {
-        for (auto& registration : stream.connections) {
+    for (Stream* stream : connected_) {
+        for (auto& registration : stream->connections) {
             auto& connection = *registration.connection;
             std::int64_t expiry = connection.token_expiry();
             if (expiry != 0 && now_seconds >= expiry) {

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,7 @@ struct HubStats {
     std::uint64_t messages_published = 0;  // one per (message, user) pair
     std::uint64_t messages_delivered = 0;  // one per connection a message was queued to
     std::uint64_t slow_consumer_disconnects = 0;
+    std::size_t streams = 0;  // users connected, with history, or seen within the history TTL
     std::size_t history_streams = 0;
     std::size_t history_messages = 0;
     std::size_t history_bytes = 0;
@@ -152,6 +155,8 @@ class Hub {
     void keep(StreamEntry& entry, DeliveryPtr delivery);
     void forget_oldest(StreamEntry& entry);
     void drop_if_unused(std::unordered_map<std::string, Stream>::iterator found);
+    void drop_if_unused_since(std::unordered_map<std::string, Stream>::iterator found,
+                              Clock::time_point idle_since);
     void expire_history();
     void close_connection(const std::shared_ptr<Connection>& connection, const CloseReason& reason,
                           bool flush);
@@ -166,6 +171,14 @@ class Hub {
     // Everything below belongs to strand_.
     asio::steady_timer ticker_;
     std::unordered_map<std::string, Stream> streams_;
+    // The streams with connections: what the keep-alive walks each tick, so that the streams
+    // kept only for their history or epoch cost the tick nothing. Nodes of streams_, which
+    // stay put until erased, and a stream with connections is never erased.
+    std::unordered_set<Stream*> connected_;
+    // Streams as their last connection left, in that order: each is looked at again once the
+    // history TTL has passed, and goes if still unused. By uid, not by pointer: the stream may
+    // have gone, or come back, in between.
+    std::deque<std::pair<Clock::time_point, std::string>> left_;
     std::set<OldestKey> oldest_;
     std::uint64_t streams_created_ = 0;
     std::uint64_t kept_ = 0;  // messages ever kept: the order of the next one

@@ -371,6 +371,35 @@ BOOST_AUTO_TEST_CASE(expired_history_and_its_stream_go_after_the_ttl) {
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_stream_left_unused_goes_after_the_ttl_and_a_connected_one_stays) {
+    HubOptions options;
+    options.history_ttl = std::chrono::milliseconds(40);
+    HubFixture fixture(options);
+    run(fixture.io_context, [&]() -> awaitable<void> {
+        auto staying = json_connection(fixture, "staying");
+        JoinResult stayed = co_await fixture.hub.join(staying);
+        auto brief = json_connection(fixture, "brief");
+        JoinResult first = co_await fixture.hub.join(brief);
+        fixture.hub.leave(brief);
+        HubStats stats = co_await fixture.hub.stats();
+        BOOST_TEST(stats.streams == 2u);  // kept for the TTL, so that "brief" finds its epoch
+
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        for (int attempt = 0; attempt < 200 && stats.streams != 1; ++attempt) {
+            pause.expires_after(std::chrono::milliseconds(10));
+            co_await pause.async_wait(asio::use_awaitable);
+            stats = co_await fixture.hub.stats();
+        }
+        BOOST_TEST(stats.streams == 1u);
+        auto back = json_connection(fixture, "brief");
+        JoinResult again = co_await fixture.hub.join(back);
+        BOOST_TEST(again.position.epoch != first.position.epoch);  // a new stream
+        auto other_tab = json_connection(fixture, "staying");
+        JoinResult still = co_await fixture.hub.join(other_tab);
+        BOOST_TEST(still.position.epoch == stayed.position.epoch);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(history_stays_under_its_byte_budget_whatever_the_users) {
     HubOptions options;
     options.history_max_bytes = 4096;
