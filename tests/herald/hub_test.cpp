@@ -250,6 +250,19 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(history)
 
 namespace {
+// Asks the hub for its stats until `field` is `expected` (expiry has no event to await), within
+// a bounded number of polls; returns the last stats.
+awaitable<HubStats> stats_when(Hub& hub, std::size_t HubStats::*field, std::size_t expected) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    HubStats stats = co_await hub.stats();
+    for (int attempt = 0; attempt < 200 && stats.*field != expected; ++attempt) {
+        pause.expires_after(std::chrono::milliseconds(10));
+        co_await pause.async_wait(asio::use_awaitable);
+        stats = co_await hub.stats();
+    }
+    co_return stats;
+}
+
 std::shared_ptr<Connection> json_connection(HubFixture& fixture, std::string uid) {
     return std::make_shared<Connection>(fixture.io_context.get_executor(), ++fixture.next_id,
                                         Login{std::move(uid), {}, Protocol::json}, tcp::endpoint{},
@@ -354,14 +367,7 @@ BOOST_AUTO_TEST_CASE(expired_history_and_its_stream_go_after_the_ttl) {
         fixture.hub.leave(before);
         PublishResult published = co_await fixture.hub.publish(users("brief"), text("x"));
         BOOST_TEST(published.seqs.front() == 1u);
-        asio::steady_timer pause(co_await asio::this_coro::executor);
-        HubStats stats;
-        for (int attempt = 0; attempt < 200; ++attempt) {
-            stats = co_await fixture.hub.stats();
-            if (stats.history_messages == 0) break;
-            pause.expires_after(std::chrono::milliseconds(10));
-            co_await pause.async_wait(asio::use_awaitable);
-        }
+        HubStats stats = co_await stats_when(fixture.hub, &HubStats::history_messages, 0);
         BOOST_TEST(stats.history_messages == 0u);
         BOOST_TEST(stats.history_bytes == 0u);
         auto back = json_connection(fixture, "brief");
@@ -383,13 +389,7 @@ BOOST_AUTO_TEST_CASE(a_stream_left_unused_goes_after_the_ttl_and_a_connected_one
         fixture.hub.leave(brief);
         HubStats stats = co_await fixture.hub.stats();
         BOOST_TEST(stats.streams == 2u);  // kept for the TTL, so that "brief" finds its epoch
-
-        asio::steady_timer pause(co_await asio::this_coro::executor);
-        for (int attempt = 0; attempt < 200 && stats.streams != 1; ++attempt) {
-            pause.expires_after(std::chrono::milliseconds(10));
-            co_await pause.async_wait(asio::use_awaitable);
-            stats = co_await fixture.hub.stats();
-        }
+        stats = co_await stats_when(fixture.hub, &HubStats::streams, 1);
         BOOST_TEST(stats.streams == 1u);
         auto back = json_connection(fixture, "brief");
         JoinResult again = co_await fixture.hub.join(back);
