@@ -304,7 +304,7 @@ void Hub::forget_oldest(StreamEntry& entry) {
 // client that comes back later learns that it may have missed something.
 void Hub::drop_if_unused(std::unordered_map<std::string, Stream>::iterator found) {
     const Stream& stream = found->second;
-    if (stream.connections.empty() && stream.history.empty()) streams_.erase(found);
+    if (stream.unused()) streams_.erase(found);
 }
 
 // For a stream that may have become unused: it goes if it has not been used since `idle_since`;
@@ -312,7 +312,7 @@ void Hub::drop_if_unused(std::unordered_map<std::string, Stream>::iterator found
 void Hub::drop_if_unused_since(std::unordered_map<std::string, Stream>::iterator found,
                                Clock::time_point idle_since) {
     const Stream& stream = found->second;
-    if (!stream.connections.empty() || !stream.history.empty()) return;
+    if (!stream.unused()) return;
     if (stream.last_activity < idle_since)
         streams_.erase(found);
     else
@@ -335,8 +335,8 @@ void Hub::expire_history() {
     // with churn there are many more streams kept than users connected.
     while (!left_.empty() && left_.front().first < idle_since) {
         auto found = streams_.find(left_.front().second);
-        if (found != streams_.end() && found->second.connections.empty() &&
-            found->second.history.empty() && found->second.last_activity < idle_since)
+        if (found != streams_.end() && found->second.unused() &&
+            found->second.last_activity < idle_since)
             streams_.erase(found);
         left_.pop_front();
     }

@@ -132,6 +132,9 @@ class Hub {
         boost::container::deque<Kept> history;
         std::vector<Registration> connections;
         Clock::time_point last_activity;  // for dropping a stream nobody uses any more
+
+        // Nothing holds the stream but its epoch: no connection, no message kept.
+        bool unused() const { return connections.empty() && history.empty(); }
     };
     struct Closing {
         std::shared_ptr<Connection> connection;

@@ -30,6 +30,12 @@ Config with_tokens() {
     return config;
 }
 
+Config with_tls(Config config, const TestCertificate& certificate) {
+    config.tls_cert = certificate.certificate_file();
+    config.tls_key = certificate.key_file();
+    return config;
+}
+
 std::string token_for(std::string_view uid, std::chrono::seconds ttl = 1h) {
     return mint_hs256_token(secret, uid, ttl, seconds_since_epoch());
 }
@@ -313,10 +319,7 @@ BOOST_AUTO_TEST_SUITE(tls)
 
 BOOST_AUTO_TEST_CASE(the_seed_flow_and_a_token_login_work_over_tls) {
     TestCertificate certificate;
-    Config config = test_config();
-    config.tls_cert = certificate.certificate_file();
-    config.tls_key = certificate.key_file();
-    TestServer server(config);
+    TestServer server(with_tls(test_config(), certificate));
     auto client_tls = certificate.client_context();
     run([&]() -> awaitable<void> {
         auto endpoint = server.endpoint();
@@ -351,10 +354,7 @@ BOOST_AUTO_TEST_CASE(the_seed_flow_and_a_token_login_work_over_tls) {
 
 BOOST_AUTO_TEST_CASE(an_authenticated_login_works_over_tls) {
     TestCertificate certificate;
-    Config config = with_tokens();
-    config.tls_cert = certificate.certificate_file();
-    config.tls_key = certificate.key_file();
-    TestServer server(config);
+    TestServer server(with_tls(with_tokens(), certificate));
     auto client_tls = certificate.client_context();
     run([&]() -> awaitable<void> {
         auto app = co_await connect_wss(server.endpoint(), client_tls);
