@@ -1,5 +1,7 @@
 #include "herald/http_api.hpp"
 
+#include <charconv>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -10,13 +12,7 @@ namespace json = boost::json;
 namespace {
 
 Response json_response(http::status status, const json::object& body, unsigned version) {
-    Response response{status, version};
-    response.set(http::field::server, "herald");
-    response.set(http::field::content_type, "application/json");
-    response.set(http::field::cache_control, "no-store");
-    response.body() = json::serialize(body);
-    response.prepare_payload();
-    return response;
+    return Response(status, json::serialize(body), version);
 }
 
 Response method_not_allowed(std::string_view allowed, unsigned version) {
@@ -84,6 +80,47 @@ awaitable<Response> stats(const Request& request, Context& context) {
 }
 
 }  // namespace
+
+Response::Response(http::status status, std::string json_body, unsigned version)
+    : status_(status), version_(version), keep_alive_(version >= 11), body_(std::move(json_body)) {}
+
+void Response::set(http::field field, std::string_view value) {
+    extra_headers_ += http::to_string(field);
+    extra_headers_ += ": ";
+    extra_headers_ += value;
+    extra_headers_ += "\r\n";
+}
+
+std::string Response::render() const {
+    char length[24];
+    auto length_end = std::to_chars(std::begin(length), std::end(length), body_.size()).ptr;
+    std::string_view reason = http::obsolete_reason(status_);
+    std::string_view connection;
+    if (version_ >= 11 && !keep_alive_) connection = "Connection: close\r\n";
+    if (version_ < 11 && keep_alive_) connection = "Connection: keep-alive\r\n";
+
+    static constexpr std::string_view fixed_headers =
+        "Server: herald\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+        "Content-Length: ";
+    std::string text;
+    text.reserve(64 + reason.size() + fixed_headers.size() + extra_headers_.size() +
+                 connection.size() + body_.size());
+    text += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    char status[4];
+    std::to_chars(std::begin(status), std::end(status), result_int());
+    text.append(status, 3);
+    text += ' ';
+    text += reason;
+    text += "\r\n";
+    text += fixed_headers;
+    text.append(length, length_end);
+    text += "\r\n";
+    text += extra_headers_;
+    text += connection;
+    text += "\r\n";
+    text += body_;
+    return text;
+}
 
 Response error_response(http::status status, std::string_view message, unsigned version) {
     return json_response(status, {{"error", message}}, version);

@@ -1,8 +1,10 @@
 // The HTTP API: /send, /stats, /healthz. Routing and answers, without sockets.
 #pragma once
 
+#include <string>
 #include <string_view>
 
+#include <boost/beast/http/field.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -14,7 +16,36 @@ namespace herald {
 
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+
+// An answer of the API: a status, a JSON body, and the odd header that some errors add.
+//
+// The answers are small and all alike, so they go out as one buffer that render() writes in a
+// single pass: Beast's serializer, walking a chain of header, field and body buffers, cost more
+// per /send than building the answer did.
+class Response {
+  public:
+    // `version` is the request's HTTP version (10 or 11), which the answer repeats.
+    Response(http::status status, std::string json_body, unsigned version);
+
+    http::status result() const { return status_; }
+    unsigned result_int() const { return static_cast<unsigned>(status_); }
+    const std::string& body() const { return body_; }
+    // Adds a header line; `value` must be plain header text (no CR or LF).
+    void set(http::field field, std::string_view value);
+    // Whether the connection stays open after this answer; says so in the HTTP/1.0 or 1.1 way.
+    void keep_alive(bool keep) { keep_alive_ = keep; }
+    bool keep_alive() const { return keep_alive_; }
+
+    // The whole message as it goes on the wire: status line, headers, blank line, body.
+    std::string render() const;
+
+  private:
+    http::status status_;
+    unsigned version_;
+    bool keep_alive_ = true;
+    std::string extra_headers_;  // whole lines, each ending in CRLF
+    std::string body_;
+};
 
 // Answers one HTTP request that is not a WebSocket upgrade. Every failure is an answer too:
 // an error status with a JSON body {"error":"..."}.

@@ -4,13 +4,12 @@
 #include <variant>
 
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -101,6 +100,14 @@ awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& req
     co_return grant;
 }
 
+// Writes one answer, rendered into one buffer that lives in this frame until it is written.
+template <typename Stream>
+awaitable<error_code> write_answer(Stream& stream, const Response& response) {
+    std::string text = response.render();
+    auto [error, written] = co_await asio::async_write(stream, asio::buffer(text), use_nothrow);
+    co_return error;
+}
+
 // What a WebSocket takes over from the HTTP stream: the bare socket of a plain connection (its
 // HTTP timeouts are not needed any more), or the whole TLS stream.
 tcp::socket transport_for_websocket(beast::tcp_stream& stream) {
@@ -155,7 +162,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (auto* refusal = std::get_if<Response>(&checked)) {
                 refusal->keep_alive(false);
                 log_answer(id, remote, "/ws", *refusal);
-                co_await http::async_write(stream, *refusal, use_nothrow);
+                co_await write_answer(stream, *refusal);
                 break;
             }
             // The websocket keeps its own timeouts from here on.
@@ -171,9 +178,9 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (length && *length > config.max_body) {
                 error = http::error::body_limit;
             } else {
-                http::response<http::empty_body> go_on{http::status::continue_, 11};
+                static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
                 std::tie(error, std::ignore) =
-                    co_await http::async_write(stream, go_on, use_nothrow);
+                    co_await asio::async_write(stream, asio::buffer(go_on), use_nothrow);
             }
         }
         if (!error && !parser.is_done())
@@ -184,7 +191,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (auto answer = answer_to_read_error(error)) {
                 answer->keep_alive(false);
                 log_answer(id, remote, path_of(parser.get().target()), *answer);
-                co_await http::async_write(stream, *answer, use_nothrow);
+                co_await write_answer(stream, *answer);
             }
             break;
         }
@@ -195,7 +202,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         Response response = co_await handle_request(std::move(request), context);
         response.keep_alive(keep_alive && !stop->stop_requested());
         log_answer(id, remote, path, response);
-        auto [write_error, written] = co_await http::async_write(stream, response, use_nothrow);
+        error_code write_error = co_await write_answer(stream, response);
         if (write_error || !response.keep_alive()) break;
     }
     co_await finish(stream, config);
