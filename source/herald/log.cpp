@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -56,6 +57,32 @@ void append_time(std::string& line) {
     line += text;
 }
 
+void append_number(std::string& line, auto number) {
+    char text[24];
+    line.append(text, std::to_chars(std::begin(text), std::end(text), number).ptr);
+}
+
+void append_endpoint(std::string& line, const tcp::endpoint& endpoint) {
+    auto address = endpoint.address();
+    if (address.is_v6()) line += '[';
+    line += address.to_string();
+    if (address.is_v6()) line += ']';
+    line += ':';
+    append_number(line, endpoint.port());
+}
+
+void append_field_value(std::string& line, const LogField& field) {
+    struct Append {
+        std::string& line;
+        void operator()(std::string_view text) const { append_value(line, text); }
+        void operator()(std::int64_t number) const { append_number(line, number); }
+        void operator()(std::uint64_t number) const { append_number(line, number); }
+        void operator()(const tcp::endpoint* endpoint) const { append_endpoint(line, *endpoint); }
+        void operator()(const error_code* error) const { append_value(line, error->message()); }
+    };
+    std::visit(Append{line}, field.value);
+}
+
 void write_line(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
     std::string line;
     line.reserve(128);
@@ -68,7 +95,7 @@ void write_line(LogLevel level, std::string_view event, std::initializer_list<Lo
         line += ' ';
         line += field.key;
         line += '=';
-        append_value(line, field.value);
+        append_field_value(line, field);
     }
     line += '\n';
     // One write(2) per line: concurrent lines stay whole without a lock. A failed log write has
@@ -77,13 +104,6 @@ void write_line(LogLevel level, std::string_view event, std::initializer_list<Lo
 }
 
 }  // namespace
-
-LogField::LogField(std::string_view key, const tcp::endpoint& endpoint) : key(key) {
-    auto address = endpoint.address();
-    value = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-    value += ':';
-    value += std::to_string(endpoint.port());
-}
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
     for (std::size_t i = 0; i < level_names.size(); ++i)

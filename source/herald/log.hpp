@@ -3,10 +3,13 @@
 #pragma once
 
 #include <concepts>
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include "herald/net.hpp"
 
@@ -20,17 +23,29 @@ bool log_enabled(LogLevel level);
 
 // One `key=value` pair. Values that are not plain words are quoted and escaped, so a uid
 // chosen by a client can never forge a field or a line.
+//
+// A field refers to its value and is only turned into text if its line is written: most lines
+// (a login, a disconnect) are below the usual log level, and a connection should not pay for
+// formatting an address nobody reads. Fields live as long as the call that logs them.
 struct LogField {
     LogField(std::string_view key, std::string_view value) : key(key), value(value) {}
-    LogField(std::string_view key, const char* value) : key(key), value(value) {}
-    LogField(std::string_view key, const std::string& value) : key(key), value(value) {}
-    LogField(std::string_view key, std::integral auto value)
-        : key(key), value(std::to_string(value)) {}
-    LogField(std::string_view key, const tcp::endpoint& endpoint);
-    LogField(std::string_view key, const error_code& error) : key(key), value(error.message()) {}
+    LogField(std::string_view key, const char* value) : key(key), value(std::string_view(value)) {}
+    LogField(std::string_view key, const std::string& value)
+        : key(key), value(std::string_view(value)) {}
+    template <std::integral Integer>
+    LogField(std::string_view key, Integer value) : key(key) {
+        if constexpr (std::is_signed_v<Integer>)
+            this->value = static_cast<std::int64_t>(value);
+        else
+            this->value = static_cast<std::uint64_t>(value);
+    }
+    LogField(std::string_view key, const tcp::endpoint& endpoint) : key(key), value(&endpoint) {}
+    LogField(std::string_view key, const error_code& error) : key(key), value(&error) {}
 
     std::string_view key;
-    std::string value;
+    std::variant<std::string_view, std::int64_t, std::uint64_t, const tcp::endpoint*,
+                 const error_code*>
+        value;
 };
 
 void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
