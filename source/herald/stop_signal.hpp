@@ -38,8 +38,14 @@ class StopSignal : public std::enable_shared_from_this<StopSignal> {
     void request_stop() {
         asio::post(executor_, [self = shared_from_this()] {
             self->requested_ = true;
-            if (auto action = std::exchange(self->action_, nullptr)) action();
+            self->interrupt();
         });
+    }
+
+    // The connection's strand only: runs the waiting phase's action, if one is installed,
+    // without a stop request; for a deadline of that phase.
+    void interrupt() {
+        if (auto action = std::exchange(action_, nullptr)) action();
     }
 
     // The connection's strand only.

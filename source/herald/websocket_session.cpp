@@ -8,11 +8,9 @@
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -23,7 +21,6 @@ namespace herald {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -69,6 +66,11 @@ class InboundLimit {
     Clock::time_point last_;
 };
 
+websocket::close_reason close_frame(CloseReason reason) {
+    return websocket::close_reason(static_cast<websocket::close_code>(reason.code),
+                                   beast::string_view(reason.reason.data(), reason.reason.size()));
+}
+
 // The TCP socket under a WebSocket, plain or over TLS: what the hub's abort closes and what
 // cancels a pending read.
 tcp::socket& socket_of(websocket::stream<tcp::socket>& ws) {
@@ -97,7 +99,7 @@ class WebSocketSession {
           remote_(remote),
           stop_(std::move(stop)),
           context_(context),
-          reader_finished_(ws_.get_executor()) {}
+          timer_(ws_.get_executor()) {}
 
     // Completes the handshake, settles the login, registers the connection with the hub and
     // welcomes a JSON-protocol client; false when the connection ended on the way.
@@ -114,11 +116,11 @@ class WebSocketSession {
     awaitable<std::optional<Login>> read_login();
     awaitable<std::optional<Login>> authenticate(Login login);
     void handle_command(std::string_view frame);
-    awaitable<void> enforce_login_deadline();
     // Sends a message or a ping from the outbox.
     awaitable<error_code> write(Outgoing outgoing, Protocol protocol);
     awaitable<void> read_loop();
     awaitable<void> close(CloseReason reason);
+    void start_close(CloseReason reason);
     std::string end_reason() const;
 
     websocket::stream<Transport> ws_;
@@ -130,8 +132,10 @@ class WebSocketSession {
     std::optional<CloseReason> closed_with_;  // set once this side sends a close frame
     error_code error_;                        // the first I/O error that ended the connection
     bool reader_done_ = false;
-    std::int64_t token_expiry_ = 0;       // of the login token, until the Connection holds it
-    asio::steady_timer reader_finished_;  // cancelled when the reader is done: an event to await
+    std::int64_t token_expiry_ = 0;  // of the login token, until the Connection holds it
+    // One timer for two uses in turn: the login deadline, then, once serving, an event the
+    // writer awaits: cancelled when the reader is done.
+    asio::steady_timer timer_;
 };
 
 // The reader's completion, on the connection's strand. A named type rather than a lambda
@@ -149,8 +153,8 @@ struct WebSocketSession<Transport>::ReaderDone {
             }
         }
         session->reader_done_ = true;
-        session->connection_->end();         // wakes the writer if it waits for a message
-        session->reader_finished_.cancel();  // wakes the writer if it waits for the reader
+        session->connection_->end();  // wakes the writer if it waits for a message
+        session->timer_.cancel();     // wakes the writer if it waits for the reader
     }
 };
 
@@ -240,10 +244,24 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::read_login() {
         co_return std::nullopt;
     }
     beast::flat_buffer buffer;
-    auto first = co_await (ws_.async_read(buffer, use_nothrow) || enforce_login_deadline());
+    // The login deadline and shutdown interrupt the read with a close; the read then completes
+    // with the peer's answer to it. The deadline's handler holds the stop signal, not the
+    // session, so that it may still be queued when the session is gone: it then finds no
+    // action to run. A plain timer and handler rather than a second coroutine racing the read
+    // (with ||): this runs for every connection, and connect rate matters.
+    timer_.expires_after(context_.config.login_timeout);
+    timer_.async_wait([stop = stop_](error_code error) {
+        if (!error) stop->interrupt();
+    });
+    error_code error;
+    {
+        auto on_stop = stop_->on_stop([this] {
+            start_close(stop_->stop_requested() ? close_reasons::shutdown : login_timeout);
+        });
+        std::tie(error, std::ignore) = co_await ws_.async_read(buffer, use_nothrow);
+    }
+    timer_.cancel();
     if (closed_with_) co_return std::nullopt;  // the deadline or shutdown came first
-
-    auto [error, size] = std::get<0>(first);
     if (error) {
         error_ = error;  // e.g. 1009 for an oversized frame, which Beast has already sent
         co_return std::nullopt;
@@ -252,7 +270,8 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::read_login() {
         co_await close(login_not_text);
         co_return std::nullopt;
     }
-    auto login = parse_login(beast::buffers_to_string(buffer.data()));
+    auto login = parse_login(
+        std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
     if (!login) {
         co_await close(CloseReason{1008, login.error()});
         co_return std::nullopt;
@@ -284,17 +303,6 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::authenticate(Login 
     login.token.clear();  // a secret: it is not kept
     token_expiry_ = claims->exp.value_or(0);
     co_return login;
-}
-
-// The login read's sibling: at the login deadline, or at shutdown, it closes the connection.
-// The pending read then completes with the peer's answer to the close.
-template <typename Transport>
-awaitable<void> WebSocketSession<Transport>::enforce_login_deadline() {
-    asio::steady_timer timer(co_await asio::this_coro::executor, context_.config.login_timeout);
-    auto on_stop = stop_->on_stop([&timer] { timer.cancel(); });
-    auto [error] = co_await timer.async_wait(use_nothrow);
-    if (error && !stop_->stop_requested()) co_return;  // the login came first
-    co_await close(stop_->stop_requested() ? close_reasons::shutdown : login_timeout);
 }
 
 // Runs the reader beside this writer until the connection ends, and returns once both are done.
@@ -330,8 +338,8 @@ awaitable<void> WebSocketSession<Transport>::serve() {
     if (!reader_done_) {
         error_code ignored;
         socket_of(ws_).cancel(ignored);
-        reader_finished_.expires_at(asio::steady_timer::time_point::max());
-        co_await reader_finished_.async_wait(use_nothrow);
+        timer_.expires_at(asio::steady_timer::time_point::max());
+        co_await timer_.async_wait(use_nothrow);
     }
 }
 
@@ -408,9 +416,16 @@ void WebSocketSession<Transport>::handle_command(std::string_view frame) {
 template <typename Transport>
 awaitable<void> WebSocketSession<Transport>::close(CloseReason reason) {
     closed_with_ = reason;
-    websocket::close_reason frame(static_cast<websocket::close_code>(reason.code),
-                                  beast::string_view(reason.reason.data(), reason.reason.size()));
-    co_await ws_.async_close(frame, use_nothrow);
+    co_await ws_.async_close(close_frame(reason), use_nothrow);
+}
+
+// Sends a close without waiting for the handshake to end: for a read that is pending, which
+// then completes with the peer's answer (or Beast's close timeout). Beast's close operation
+// holds the stream weakly, so the session may end before it does; the handler holds nothing.
+template <typename Transport>
+void WebSocketSession<Transport>::start_close(CloseReason reason) {
+    closed_with_ = reason;
+    ws_.async_close(close_frame(reason), [](error_code) {});
 }
 
 template <typename Transport>
