@@ -129,8 +129,10 @@ po::options_description report_flags(ReportOptions& report) {
         "command", po::value(&report.command), "the command that produced the results")(
         "settings", po::value(&report.settings), "settings to list in the header")(
         "baseline", po::value(&report.baseline)->default_value("herald"),
-        "server the ratios are about")("input", po::value(&report.inputs)->multitoken(),
-                                       ".jsonl result files");
+        "server the ratios are about")(
+        "floor", po::value(&report.floor)->default_value("floor"),
+        "label of herald-floor's runs: shown beside the others, never counted as a peer")(
+        "input", po::value(&report.inputs)->multitoken(), ".jsonl result files");
     return flags;
 }
 

@@ -95,6 +95,7 @@ struct ReportOptions {
     std::string command;              // the command line that produced the results
     std::string settings;             // free text: sizes, pinning (one line each)
     std::string baseline = "herald";  // the server the ratios are about
+    std::string floor = "floor";      // the reference server (herald-floor): not a peer
 };
 
 struct Invocation {

@@ -5,7 +5,11 @@
 #
 #   tools/bench/run.sh            3 runs at full size; writes docs/benchmarks.md (20-40 min)
 #   tools/bench/run.sh --quick    small sizes, 1 run; writes build/bench/benchmarks.md (~3 min)
-#   tools/bench/run.sh --smoke    Herald alone, tiny sizes; fails if anything is lost (CI)
+#   tools/bench/run.sh --smoke    Herald and the floor, tiny sizes; fails if anything is lost (CI)
+#
+# "floor" is herald-floor (tools/bench/floor_server.cpp): not a peer but a measuring instrument,
+# the cheapest server that passes the scenarios, so that every figure can be read against what
+# the kernel alone charges for the same traffic.
 #
 # Servers are started and stopped by PID (TERM, then KILL after 5 s), never by name. Each one
 # runs pinned to the last CPU and herald-bench to the others, so neither steals from the other.
@@ -25,9 +29,9 @@ usage() {
   cat <<'EOF'
 
 Options:
-  --quick | --smoke        small sizes, 1 run / Herald alone, tiny sizes
+  --quick | --smoke        small sizes, 1 run / Herald and the floor, tiny sizes
   --runs K                 runs of every scenario (default 3)
-  --servers LIST           any of herald,seed-go,nchan (default all three)
+  --servers LIST           any of herald,seed-go,nchan,floor (default all four)
   --scenarios LIST         any of conns,fanout,latency,burst,multicast (default all; burst is
                            latency right after a fanout on the same server process)
   --conns "N1 N2"          connection counts (default "10000 20000": 20000 shows the fd limit)
@@ -37,7 +41,7 @@ Options:
   --out-dir DIR            results, logs and peer binaries (default build/bench)
   --doc                    write docs/benchmarks.md even with --quick or --smoke
   --no-build               use the binaries as they are
-  --herald BIN, --bench BIN  binaries to use (default build/release/...)
+  --herald BIN, --bench BIN, --floor BIN  binaries to use (default build/release/...)
   --nice N                 nice level of server and load generator when root (default -10)
   --no-pin                 let server and load generator share all CPUs
   --quiet S:C              before each session wait up to S s until other processes use less
@@ -51,6 +55,7 @@ out_dir=$repo/build/bench
 write_doc=0 build=1 pin=1 nice_level=-10
 herald_bin=$repo/build/release/herald
 bench_bin=$repo/build/release/tools/bench/herald-bench
+floor_bin=$repo/build/release/tools/bench/herald-floor
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick; shift;;
@@ -67,6 +72,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift;;
     --herald) herald_bin=$(realpath -m "$2"); shift 2;;
     --bench) bench_bin=$(realpath -m "$2"); shift 2;;
+    --floor) floor_bin=$(realpath -m "$2"); shift 2;;
     --nice) nice_level=$2; shift 2;;
     --no-pin) pin=0; shift;;
     --quiet) quiet=$2; shift 2;;
@@ -79,13 +85,13 @@ done
 settle=2s
 case "$mode" in
   full)
-    : "${runs:=3}" "${servers:=herald,seed-go,nchan}" "${conns_sizes:=10000 20000}"
+    : "${runs:=3}" "${servers:=herald,seed-go,nchan,floor}" "${conns_sizes:=10000 20000}"
     : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}";;
   quick)
-    : "${runs:=1}" "${servers:=herald,seed-go,nchan}" "${conns_sizes:=2000}"
+    : "${runs:=1}" "${servers:=herald,seed-go,nchan,floor}" "${conns_sizes:=2000}"
     : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}";;
   smoke)
-    : "${runs:=1}" "${servers:=herald}" "${conns_sizes:=200}"
+    : "${runs:=1}" "${servers:=herald,floor}" "${conns_sizes:=200}"
     : "${fanout:=50:4:1s}" "${latency:=50:200:1s}" "${multicast:=500:2}" "${quiet:=0:0}"
     settle=500ms;;
 esac
@@ -108,9 +114,10 @@ mkdir -p "$out_dir" "$logdir"
 
 # ---- build --------------------------------------------------------------------------------
 if [ "$build" = 1 ]; then
-  (cd "$repo" && cmake --preset release >/dev/null && cmake --build --preset release --target herald herald-bench)
+  (cd "$repo" && cmake --preset release >/dev/null &&
+    cmake --build --preset release --target herald herald-bench herald-floor)
 fi
-for binary in "$herald_bin" "$bench_bin"; do
+for binary in "$herald_bin" "$bench_bin" "$floor_bin"; do
   [ -x "$binary" ] || { echo "run.sh: no $binary (drop --no-build?)" >&2; exit 1; }
 done
 
@@ -142,6 +149,7 @@ start_server() { # NAME
     herald) command=("$herald_bin" --address 127.0.0.1 --port "$SRV_PORT" --log-level warn); SRV_ADAPTER=seed;;
     seed-go) command=("$seedgo_bin" -host 127.0.0.1 -port "$SRV_PORT"); SRV_ADAPTER=seed;;
     nchan) command=("$shared/peers/peers/nchan/run.sh" "$SRV_PORT" 2); SRV_ADAPTER=nchan;;
+    floor) command=("$floor_bin" --port "$SRV_PORT"); SRV_ADAPTER=seed;;
     *) echo "run.sh: unknown server $name" >&2; return 1;;
   esac
   echo "--- $(date -u +%FT%TZ) $name on port $SRV_PORT" >>"$logdir/$name.log"
