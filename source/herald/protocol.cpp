@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/decode_view.hpp>
 #include <boost/url/parse.hpp>
 
 namespace herald {
@@ -37,6 +38,18 @@ boost::system::result<json::object, std::string> parse_object(std::string_view t
     if (error) return std::string(what) + " is not valid JSON";
     if (!value.is_object()) return std::string(what) + " must be a JSON object";
     return std::move(value.as_object());
+}
+
+// A query value, percent-decoded with '+' as a space (the encoding of HTML forms).
+template <typename String>
+String decode_query_value(boost::urls::pct_string_view value) {
+    boost::urls::encoding_opts form;
+    form.space_as_plus = true;
+    boost::urls::decode_view decoded(value, form);
+    String text;
+    text.resize(decoded.size());
+    std::copy(decoded.begin(), decoded.end(), text.data());
+    return text;
 }
 
 }  // namespace
@@ -124,18 +137,20 @@ boost::system::result<Command, std::string_view> parse_command(std::string_view 
 boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
     if (!url) return std::string("malformed request target");
-    auto params = url->params();  // decodes %XX and '+'
+    // Encoded views: keys are compared decoded, but only the two values wanted are decoded,
+    // once each, straight into the strings that keep them.
+    auto params = url->encoded_params();
     auto uid = params.find("uid");
     if (uid == params.end() || !(*uid).has_value) return std::string("uid is missing");
     auto message = params.find("message");
     if (message == params.end() || !(*message).has_value) return std::string("message is missing");
 
     SendRequest request;
-    request.uids.push_back((*uid).value);
+    request.uids.push_back(decode_query_value<std::string>((*uid).value));
     if (auto problem = uid_error(request.uids.front())) return std::string(*problem);
-    std::string text = (*message).value;
+    auto text = decode_query_value<json::string>((*message).value);
     if (!is_valid_utf8(text)) return std::string("message is not valid UTF-8");
-    request.message = json::string(std::move(text));
+    request.message = std::move(text);
     return request;
 }
 
