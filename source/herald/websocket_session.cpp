@@ -73,10 +73,16 @@ websocket::close_reason close_frame(CloseReason reason) {
 
 // The TCP socket under a WebSocket, plain or over TLS: what the hub's abort closes and what
 // cancels a pending read.
-tcp::socket& socket_of(websocket::stream<tcp::socket>& ws) {
+// No permessage-deflate: pushes are small, and a compressor's state per connection would cost
+// far more memory than it saves bandwidth. Without it Beast leaves the extension's state and
+// code out of the stream altogether.
+template <typename Transport>
+using WebSocket = websocket::stream<Transport, false>;
+
+tcp::socket& socket_of(WebSocket<tcp::socket>& ws) {
     return ws.next_layer();
 }
-tcp::socket& socket_of(websocket::stream<TlsStream>& ws) {
+tcp::socket& socket_of(WebSocket<TlsStream>& ws) {
     return beast::get_lowest_layer(ws).socket();
 }
 
@@ -123,7 +129,7 @@ class WebSocketSession {
     void start_close(CloseReason reason);
     std::string end_reason() const;
 
-    websocket::stream<Transport> ws_;
+    WebSocket<Transport> ws_;
     std::uint64_t id_;
     tcp::endpoint remote_;
     std::shared_ptr<StopSignal> stop_;
