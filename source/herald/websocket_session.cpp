@@ -109,8 +109,8 @@ class WebSocketSession {
 
     // Completes the handshake, settles the login, registers the connection with the hub and
     // welcomes a JSON-protocol client; false when the connection ended on the way.
-    awaitable<bool> open(http::request<http::string_body> upgrade,
-                         std::optional<TokenClaims> authenticated, Protocol protocol);
+    // `upgrade` has given up its transport to the session already.
+    awaitable<bool> open(std::unique_ptr<Upgrade<Transport>> upgrade);
     // Runs the open connection's reader and writer until either side ends it.
     awaitable<void> serve();
     // Unregisters the connection, after serve().
@@ -165,9 +165,7 @@ struct WebSocketSession<Transport>::ReaderDone {
 };
 
 template <typename Transport>
-awaitable<bool> WebSocketSession<Transport>::open(http::request<http::string_body> upgrade,
-                                                  std::optional<TokenClaims> authenticated,
-                                                  Protocol protocol) {
+awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transport>> upgrade) {
     const Config& config = context_.config;
     // Idle connections are watched by the hub's keep-alive, so Beast's idle timer stays off; its
     // handshake timeout bounds the opening and closing handshakes.
@@ -177,7 +175,11 @@ awaitable<bool> WebSocketSession<Transport>::open(http::request<http::string_bod
         [](websocket::response_type& response) { response.set(http::field::server, "herald"); }));
     ws_.read_message_max(config.max_message_size);
 
-    if (error_code error = co_await accept(ws_, std::move(upgrade))) {
+    error_code error = co_await accept(ws_, std::move(upgrade->request));
+    std::optional<TokenClaims> authenticated = std::move(upgrade->authenticated);
+    Protocol protocol = upgrade->protocol;
+    upgrade.reset();  // the upgrade request is not needed once the handshake is done
+    if (error) {
         log_debug("upgrade_failed", {{"conn", id_}, {"remote", remote_}, {"error", error}});
         co_return false;
     }
@@ -454,10 +456,10 @@ awaitable<void> run_session(std::unique_ptr<Upgrade<Transport>> upgrade, std::ui
                                             std::move(stop), context);
         // Opening and serving are two coroutines in turn, not one calling the other: what the
         // handshake and the login needed goes with open()'s frame and with the upgrade, and an
-        // idle connection, which may last for days, holds only this frame and serve()'s.
-        bool opened = co_await session.open(std::move(upgrade->request),
-                                            std::move(upgrade->authenticated), upgrade->protocol);
-        upgrade.reset();
+        // idle connection, which may last for days, holds only this frame and serve()'s. The
+        // upgrade goes to open() whole, as one pointer: arguments by value would stay in this
+        // frame, as temporaries of the co_await, for the connection's whole life.
+        bool opened = co_await session.open(std::move(upgrade));
         if (opened) {
             co_await session.serve();
             session.finish();
