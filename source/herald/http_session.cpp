@@ -130,7 +130,7 @@ awaitable<void> finish(TlsStream& stream, const Config& config) {
 
 // Serves HTTP requests on `stream` (beast::tcp_stream or TlsStream); see serve_http.
 template <typename Stream>
-awaitable<std::optional<Upgrade<decltype(transport_for_websocket(std::declval<Stream&>()))>>>
+awaitable<std::unique_ptr<Upgrade<decltype(transport_for_websocket(std::declval<Stream&>()))>>>
 serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
                std::shared_ptr<StopSignal> stop, Context& context) {
     using Transport = decltype(transport_for_websocket(stream));
@@ -168,9 +168,11 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             // The websocket keeps its own timeouts from here on.
             tcp.expires_never();
             UpgradeGrant& grant = std::get<UpgradeGrant>(checked);
-            co_return Upgrade<Transport>{
+            // On the heap from the start: the session takes it over by pointer, not by moving a
+            // request's fields around.
+            co_return std::make_unique<Upgrade<Transport>>(
                 transport_for_websocket(stream), std::move(request), remote, grant.admitted,
-                std::move(grant.authenticated),  grant.protocol};
+                std::move(grant.authenticated), grant.protocol);
         }
 
         if (!error && expects_continue(parser.get())) {
@@ -206,23 +208,23 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         if (write_error || !response.keep_alive()) break;
     }
     co_await finish(stream, config);
-    co_return std::nullopt;
+    co_return nullptr;
 }
 
 }  // namespace
 
-awaitable<std::optional<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
-                                                  std::shared_ptr<StopSignal> stop,
-                                                  Context& context) {
+awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
+                                                    std::shared_ptr<StopSignal> stop,
+                                                    Context& context) {
     error_code ignored;
     tcp::endpoint remote = socket.remote_endpoint(ignored);
     return serve_requests(beast::tcp_stream(std::move(socket)), remote, id, std::move(stop),
                           context);
 }
 
-awaitable<std::optional<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
-                                                 std::shared_ptr<StopSignal> stop,
-                                                 Context& context) {
+awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
+                                                   std::shared_ptr<StopSignal> stop,
+                                                   Context& context) {
     error_code ignored;
     tcp::endpoint remote = socket.remote_endpoint(ignored);
     TlsStream stream(beast::tcp_stream(std::move(socket)), *context.tls);
@@ -231,7 +233,7 @@ awaitable<std::optional<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64
     if (auto [error] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
         error) {
         log_debug("tls_handshake_failed", {{"conn", id}, {"remote", remote}, {"error", error}});
-        co_return std::nullopt;
+        co_return nullptr;
     }
     co_return co_await serve_requests(std::move(stream), remote, id, std::move(stop), context);
 }

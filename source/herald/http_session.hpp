@@ -15,17 +15,17 @@
 namespace herald {
 
 // Serves HTTP requests on `socket` until the peer is done, a request is malformed, or the server
-// stops (then returns nothing), or until a request asks for a WebSocket on /ws and passes its
+// stops (then returns null), or until a request asks for a WebSocket on /ws and passes its
 // checks (then returns it, for the caller to start a WebSocket session). Returning rather than
 // running the session from here lets this frame and its HTTP buffers go first: a WebSocket may
 // last for days. Runs on the socket's own strand. Never throws for I/O failures.
-awaitable<std::optional<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
-                                                  std::shared_ptr<StopSignal> stop,
-                                                  Context& context);
+awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
+                                                    std::shared_ptr<StopSignal> stop,
+                                                    Context& context);
 
 // The same over TLS (context.tls), after the TLS handshake.
-awaitable<std::optional<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
-                                                 std::shared_ptr<StopSignal> stop,
-                                                 Context& context);
+awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
+                                                   std::shared_ptr<StopSignal> stop,
+                                                   Context& context);
 
 }  // namespace herald

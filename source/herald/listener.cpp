@@ -53,14 +53,14 @@ struct Listener::HttpDone {
     std::uint64_t id;
     std::shared_ptr<StopSignal> stop;
 
-    void operator()(std::exception_ptr failure, std::optional<Upgrade> upgrade) {
+    void operator()(std::exception_ptr failure, std::unique_ptr<Upgrade> upgrade) {
         log_failure(id, failure);
         if (!upgrade) return listener->forget(id);
         auto executor = upgrade->transport.get_executor();
-        asio::co_spawn(executor,
-                       run_websocket_session(std::make_unique<Upgrade>(std::move(*upgrade)), id,
-                                             std::move(stop), listener->context_),
-                       WebSocketDone{listener, id});
+        asio::co_spawn(
+            executor,
+            run_websocket_session(std::move(upgrade), id, std::move(stop), listener->context_),
+            WebSocketDone{listener, id});
     }
 };
 
