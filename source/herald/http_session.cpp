@@ -169,10 +169,11 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             tcp.expires_never();
             UpgradeGrant& grant = std::get<UpgradeGrant>(checked);
             // On the heap from the start: the session takes it over by pointer, not by moving a
-            // request's fields around.
-            co_return std::make_unique<Upgrade<Transport>>(
+            // request's fields around. Braced `new` because clang 14 (the fuzz build) has no
+            // make_unique for aggregates.
+            co_return std::unique_ptr<Upgrade<Transport>>(new Upgrade<Transport>{
                 transport_for_websocket(stream), std::move(request), remote, grant.admitted,
-                std::move(grant.authenticated), grant.protocol);
+                std::move(grant.authenticated), grant.protocol});
         }
 
         if (!error && expects_continue(parser.get())) {
