@@ -3,7 +3,7 @@
 # through the same scenarios, every server a fresh process per scenario and run, servers
 # interleaved so that drifting machine noise hits all alike; then the markdown with the ratios.
 #
-#   tools/bench/run.sh            3 runs at full size; writes docs/benchmarks.md (20-40 min)
+#   tools/bench/run.sh            3 runs at full size; writes docs/benchmarks.md (15-40 min)
 #   tools/bench/run.sh --quick    small sizes, 1 run; writes build/bench/benchmarks.md (~3 min)
 #   tools/bench/run.sh --smoke    Herald and the floor, tiny sizes; fails if anything is lost (CI)
 #
