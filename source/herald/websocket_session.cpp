@@ -71,14 +71,14 @@ websocket::close_reason close_frame(CloseReason reason) {
                                    beast::string_view(reason.reason.data(), reason.reason.size()));
 }
 
-// The TCP socket under a WebSocket, plain or over TLS: what the hub's abort closes and what
-// cancels a pending read.
 // No permessage-deflate: pushes are small, and a compressor's state per connection would cost
 // far more memory than it saves bandwidth. Without it Beast leaves the extension's state and
 // code out of the stream altogether.
 template <typename Transport>
 using WebSocket = websocket::stream<Transport, false>;
 
+// The TCP socket under a WebSocket, plain or over TLS: what the hub's abort closes and what
+// cancels a pending read.
 tcp::socket& socket_of(WebSocket<tcp::socket>& ws) {
     return ws.next_layer();
 }
