@@ -29,6 +29,14 @@ Access make_access(const Config& config) {
     return std::move(*access);
 }
 
+// With one I/O thread, only that thread touches sockets, so the reactor needs no lock around
+// each socket's operations; other threads (signals, the shutdown watchdog) only post, and the
+// scheduler stays locked for them.
+int concurrency_hint(unsigned threads) {
+    if (threads == 1) return BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO;
+    return static_cast<int>(threads);
+}
+
 }  // namespace
 
 std::size_t raise_open_file_limit() {
@@ -47,7 +55,7 @@ Server::Server(Config config)
       access_(make_access(config_)),
       tls_(config_.tls_cert.empty() ? nullptr
                                     : make_tls_context(config_.tls_cert, config_.tls_key)),
-      io_context_(static_cast<int>(config_.threads)),
+      io_context_(concurrency_hint(config_.threads)),
       hub_(io_context_.get_executor(), hub_options(config_)),
       context_{config_, access_, hub_, Clock::now(), tls_.get()},
       listener_(io_context_, context_) {}
