@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(resume_is_gapless_and_duplicate_free_while_publishing_goes_
         // every round (clean close or reset) and resumes from the last seq it saw. Only one
         // publisher writes to a user, so its n-th message is seq n, and data says n.
         auto user = [&, t](int u) -> awaitable<void> {
-            std::string uid = "t" + std::to_string(t) + "u" + std::to_string(u);
+            std::string uid = thread_uid(t, u);
             bool publishing = true;
             std::int64_t published = 0;
             auto publish = [&]() -> awaitable<void> {

@@ -351,15 +351,15 @@ BOOST_AUTO_TEST_CASE(many_clients_on_several_threads_receive_all_their_messages_
     constexpr int threads = 4, users_per_thread = 25, messages_per_user = 40;
     run_on_threads(threads, [&](int t, std::vector<std::string>& failures) -> awaitable<void> {
         std::vector<WebSocketClient> clients;
-        for (int u = 0; u < users_per_thread; ++u)
-            clients.push_back(co_await WebSocketClient::login(
-                server.endpoint(), "t" + std::to_string(t) + "u" + std::to_string(u),
-                Protocol::json));
+        for (int u = 0; u < users_per_thread; ++u) {
+            std::string uid = thread_uid(t, u);
+            clients.push_back(
+                co_await WebSocketClient::login(server.endpoint(), uid, Protocol::json));
+        }
         auto publisher = co_await client::HttpClient::connect(server.endpoint());
         for (int m = 0; m < messages_per_user; ++m) {
             for (int u = 0; u < users_per_thread; ++u) {
-                json::object body{{"uid", "t" + std::to_string(t) + "u" + std::to_string(u)},
-                                  {"message", m}};
+                json::object body{{"uid", thread_uid(t, u)}, {"message", m}};
                 auto answer = co_await publisher.post("/send", json::serialize(body));
                 if (delivered_of(answer.body) != 1)
                     failures.push_back("publish answered " + answer.body);
@@ -368,9 +368,15 @@ BOOST_AUTO_TEST_CASE(many_clients_on_several_threads_receive_all_their_messages_
         for (int u = 0; u < users_per_thread; ++u)
             for (int m = 0; m < messages_per_user; ++m) {
                 auto message = json::parse(co_await clients[u].receive());
-                if (message.at("data") != m)
-                    failures.push_back("user " + std::to_string(u) + " expected " +
-                                       std::to_string(m) + ", got " + json::serialize(message));
+                if (message.at("data") != m) {
+                    std::string failure = "user ";
+                    failure += std::to_string(u);
+                    failure += " expected ";
+                    failure += std::to_string(m);
+                    failure += ", got ";
+                    failure += json::serialize(message);
+                    failures.push_back(failure);
+                }
             }
     });
     run([&]() -> awaitable<void> {

@@ -40,6 +40,16 @@ inline void run(const std::function<awaitable<void>()>& body,
     run(io_context, body, timeout);
 }
 
+// The uid of client u of thread t in run_on_threads. Appended, not "t" + std::to_string(t):
+// g++ 12 warns falsely (-Wrestrict) about a literal put in front of a temporary string.
+inline std::string thread_uid(int t, int u) {
+    std::string uid = "t";
+    uid += std::to_string(t);
+    uid += 'u';
+    uid += std::to_string(u);
+    return uid;
+}
+
 // Runs the coroutine that `body(t, failures)` returns for each t in [0, threads), each on a
 // thread and an io_context of its own, then fails the test for whatever a thread recorded.
 // Boost.Test is not thread-safe, so the threads only note what went wrong, as text; an
