@@ -17,14 +17,20 @@
 namespace herald {
 namespace {
 
-// The ticker looks at each connection a few times per keep-alive period, and at most once a
+// A round looks at each connection once, a few times per keep-alive period and at most once a
 // second, so that a missed pong (or an expired message) is noticed at most a quarter late.
-Duration tick_interval_for(const HubOptions& options) {
+Duration round_for(const HubOptions& options) {
     Duration shortest =
         std::min({options.ping_interval, options.pong_timeout, options.close_timeout,
                   std::chrono::duration_cast<Duration>(options.history_ttl)});
     return std::clamp(shortest / 4, Duration(10), Duration(1000));
 }
+
+// The most streams one tick looks at, and the shortest tick: a round over many connections is cut
+// into slices so that a message never waits behind the whole walk (2 ms once a second with
+// 19,000 connections; a slice of 256 takes at most 0.13 ms, pings included).
+constexpr std::size_t streams_per_tick = 256;
+constexpr Duration shortest_tick{10};
 
 // Random, so that a restarted server never hands out an epoch a client saw before it.
 std::string new_epoch_prefix() {
@@ -53,9 +59,10 @@ std::size_t history_bytes_of(const Delivery& delivery) {
 Hub::Hub(asio::any_io_executor executor, HubOptions options)
     : strand_(asio::make_strand(executor)),
       options_(options),
-      tick_interval_(tick_interval_for(options)),
+      round_(round_for(options)),
       epoch_prefix_(new_epoch_prefix()),
-      ticker_(strand_) {}
+      ticker_(strand_),
+      ping_jitter_(std::random_device{}()) {}
 
 template <typename Request>
 auto Hub::ask(Request request) {
@@ -146,9 +153,10 @@ void Hub::close_all() {
         stopping_ = true;
         std::vector<std::shared_ptr<Connection>> all;
         all.reserve(stats_.connections);
-        for (Stream* stream : connected_)
-            for (auto& registration : stream->connections)
+        connected_.for_each([&](Stream& stream) {
+            for (auto& registration : stream.connections)
                 all.push_back(registration.connection);
+        });
         for (auto& connection : all)
             close_connection(connection, close_reasons::shutdown, true);
         schedule_tick();
@@ -172,9 +180,13 @@ JoinResult Hub::add(std::shared_ptr<Connection> connection, const std::optional<
     result.position.seq = stream.last_seq;
     if (stream.connections.empty()) {
         ++stats_.users;
-        connected_.insert(&stream);
+        connected_.add(stream);
     }
-    stream.connections.push_back({connection, Clock::now() + options_.ping_interval, {}});
+    // The first ping falls at random in the second half of the interval, so that connections
+    // that came in a burst are not pinged in one; each keeps its place from then on.
+    std::uniform_int_distribution<Duration::rep> jitter(0, options_.ping_interval.count() / 2);
+    Duration first_ping = options_.ping_interval - Duration(jitter(ping_jitter_));
+    stream.connections.push_back({connection, Clock::now() + first_ping, {}});
     ++stats_.connections;
     if (!since) return result;
 
@@ -215,7 +227,7 @@ bool Hub::remove(const Connection& connection) {
     found->second.last_activity = Clock::now();
     if (registrations.empty()) {
         --stats_.users;
-        connected_.erase(&found->second);
+        connected_.remove(found->second);
         left_.emplace_back(found->second.last_activity, found->first);
     }
     return true;
@@ -357,7 +369,7 @@ void Hub::schedule_tick() {
         ticker_.cancel();
         return;
     }
-    ticker_.expires_after(tick_interval_);
+    ticker_.expires_after(round_ / slices_);
     ticker_.async_wait([this](error_code error) {
         if (!error) tick();
     });
@@ -365,10 +377,26 @@ void Hub::schedule_tick() {
 
 void Hub::tick() {
     auto now = Clock::now();
+    if (connected_.round_begins()) {
+        // A round begins: it is cut into as many ticks as its walk needs.
+        std::size_t most = std::max<std::size_t>(1, round_ / shortest_tick);
+        slices_ = std::clamp<std::size_t>(
+            (connected_.size() + streams_per_tick - 1) / streams_per_tick, 1, most);
+        abort_stuck_closes(now);
+    }
+    walk_slice(now);
+    expire_history();
+    schedule_tick();
+}
+
+// Looks at the next slice of the round's connections: pings the ones due, and closes the ones
+// that did not answer the last ping in time or whose token has expired.
+void Hub::walk_slice(Clock::time_point now) {
     std::int64_t now_seconds = seconds_since_epoch();
+    std::size_t step = (connected_.size() + slices_ - 1) / slices_;
     std::vector<std::shared_ptr<Connection>> silent, expired;
-    for (Stream* stream : connected_) {
-        for (auto& registration : stream->connections) {
+    connected_.walk(step, [&](Stream& stream) {
+        for (auto& registration : stream.connections) {
             auto& connection = *registration.connection;
             std::int64_t expiry = connection.token_expiry();
             if (expiry != 0 && now_seconds >= expiry) {
@@ -387,7 +415,8 @@ void Hub::tick() {
                 registration.next_ping = now + options_.ping_interval;
             }
         }
-    }
+    });
+    // Closed after the walk, which a close changes: it takes the stream out of connected_.
     for (auto& connection : expired) {
         log_info("token_expired", {{"conn", connection->id()}, {"uid", connection->uid()}});
         // Flushed: what was published while the token was valid still reaches the client.
@@ -397,6 +426,9 @@ void Hub::tick() {
         log_info("pong_timeout", {{"conn", connection->id()}, {"uid", connection->uid()}});
         close_connection(connection, close_reasons::pong_timeout, false);
     }
+}
+
+void Hub::abort_stuck_closes(Clock::time_point now) {
     for (auto it = closing_.begin(); it != closing_.end();) {
         if (now < it->second.abort_at) {
             ++it;
@@ -405,8 +437,6 @@ void Hub::tick() {
         it->second.connection->abort();
         it = closing_.erase(it);
     }
-    expire_history();
-    schedule_tick();
 }
 
 }  // namespace herald

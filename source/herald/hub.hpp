@@ -5,10 +5,10 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -22,6 +22,7 @@
 #include "herald/connection.hpp"
 #include "herald/net.hpp"
 #include "herald/protocol.hpp"
+#include "herald/sliced_walk.hpp"
 
 namespace herald {
 
@@ -76,7 +77,10 @@ struct PublishResult {
 //
 // It also keeps connections alive: a ticker on the strand pings each one every ping interval,
 // closes the ones that stay silent for the pong timeout after a ping or whose token expired,
-// and expires old history.
+// and expires old history. The ticker never stops the hub for long: it looks at every
+// connection once per round, a slice of them per tick, and first pings fall at random within
+// the ping interval, so that connections that came together (after a restart, say) are not
+// all pinged in the same tick.
 class Hub {
   public:
     Hub(asio::any_io_executor executor, HubOptions options);
@@ -132,6 +136,7 @@ class Hub {
         boost::container::deque<Kept> history;
         std::vector<Registration> connections;
         Clock::time_point last_activity;  // for dropping a stream nobody uses any more
+        std::size_t walk_index = 0;  // its place in connected_, while it has connections
 
         // Nothing holds the stream but its epoch: no connection, no message kept.
         bool unused() const { return connections.empty() && history.empty(); }
@@ -165,19 +170,23 @@ class Hub {
                           bool flush);
     void schedule_tick();
     void tick();
+    void walk_slice(Clock::time_point now);
+    void abort_stuck_closes(Clock::time_point now);
 
     asio::strand<asio::any_io_executor> strand_;
     HubOptions options_;
-    Duration tick_interval_;
+    Duration round_;  // every connection is looked at once per round
     std::string epoch_prefix_;  // new for each hub: history does not survive a restart
 
     // Everything below belongs to strand_.
     asio::steady_timer ticker_;
     std::unordered_map<std::string, Stream> streams_;
-    // The streams with connections: what the keep-alive walks each tick, so that the streams
-    // kept only for their history or epoch cost the tick nothing. Nodes of streams_, which
-    // stay put until erased, and a stream with connections is never erased.
-    std::unordered_set<Stream*> connected_;
+    // The streams with connections: what the keep-alive walks, so that the streams kept only
+    // for their history or epoch cost it nothing. Nodes of streams_, which stay put until
+    // erased, and a stream with connections is never erased.
+    SlicedWalk<Stream> connected_;
+    std::size_t slices_ = 1;  // ticks in this round
+    std::minstd_rand ping_jitter_;
     // Streams as their last connection left, in that order: each is looked at again once the
     // history TTL has passed, and goes if still unused. By uid, not by pointer: the stream may
     // have gone, or come back, in between.
