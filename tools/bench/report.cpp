@@ -26,15 +26,25 @@ namespace {
 namespace json = boost::json;
 
 struct Run {
-    std::string server;  // the label without "+burst"
+    std::string server;  // the label without its setting ("+burst", "+crowd")
     json::object data;
 };
 
-// A table: one scenario at one size, plain or right after a burst.
+// Where a scenario ran: on a fresh server, right after a burst (a fanout on the same server
+// process), or beside many idle connections that another client process holds.
+enum class Setting { plain, burst, crowd };
+
+Setting setting_of(const std::string& label) {
+    if (label.find("+burst") != std::string::npos) return Setting::burst;
+    if (label.find("+crowd") != std::string::npos) return Setting::crowd;
+    return Setting::plain;
+}
+
+// A table: one scenario at one size in one setting.
 struct Section {
     std::string scenario;
     std::int64_t target = 0;  // conns N
-    bool burst = false;
+    Setting setting = Setting::plain;
     std::string title;
     std::map<std::string, std::vector<const Run*>> runs;  // by server
 };
@@ -231,7 +241,7 @@ class Report {
                     static const char* order[] = {"conns", "fanout", "latency", "multicast"};
                     int index = int(std::find(std::begin(order), std::end(order), s.scenario) -
                                     std::begin(order));
-                    return std::make_tuple(s.burst, index, s.target);
+                    return std::make_tuple(s.setting, index, s.target);
                 };
                 return rank(a) < rank(b);
             });
@@ -252,15 +262,17 @@ class Report {
   private:
     Section& section_of(const Run& run) {
         const std::string scenario = text_of(run.data, "scenario");
-        const bool burst = text_of(run.data, "label").find("+burst") != std::string::npos;
+        const Setting setting = setting_of(text_of(run.data, "label"));
+        const bool burst = setting == Setting::burst;
         const std::int64_t target =
             scenario == "conns" ? std::int64_t(number(run.data, "target").value_or(0)) : 0;
         for (Section& section : sections_)
-            if (section.scenario == scenario && section.burst == burst && section.target == target)
+            if (section.scenario == scenario && section.setting == setting &&
+                section.target == target)
                 return section;
         Section section;
         section.scenario = scenario;
-        section.burst = burst;
+        section.setting = setting;
         section.target = target;
         const std::string params = text_of(run.data, "params");
         if (scenario == "conns")
@@ -270,6 +282,9 @@ class Report {
             section.title =
                 burst ? "fanout burst, before \"latency right after a burst\" (" + params + ")"
                       : "fanout: closed-loop publishers to random users (" + params + ")";
+        else if (scenario == "latency" && setting == Setting::crowd)
+            section.title = "latency beside idle connections that another client process holds (" +
+                            params + ")";
         else if (scenario == "latency")
             section.title =
                 burst ? "latency right after a burst, same server process (" + params + ")"
@@ -287,9 +302,9 @@ class Report {
         return largest;
     }
 
-    const Section* find(const std::string& scenario, bool burst) const {
+    const Section* find(const std::string& scenario, Setting setting = Setting::plain) const {
         for (const Section& section : sections_)
-            if (section.scenario == scenario && section.burst == burst) return &section;
+            if (section.scenario == scenario && section.setting == setting) return &section;
         return nullptr;
     }
 
@@ -419,7 +434,7 @@ class Report {
                 (rate_section ? " (N = " + std::to_string(rate_section->target) + ")"
                               : std::string()),
             rate, peer_rate, floor_rate, 0, rate_met, rate_reachable);
-        const Section* fanout = find("fanout", false);
+        const Section* fanout = find("fanout");
         auto cpu = median_of(fanout, me, "server CPU per delivery, µs");
         auto peer_cpu = best_peer(fanout, "server CPU per delivery, µs", true);
         auto floor_cpu = median_of(fanout, floor, "server CPU per delivery, µs");
@@ -431,15 +446,16 @@ class Report {
         }
         row("fanout server CPU per message ≤ ¼ of the better peer, µs", cpu, peer_cpu, floor_cpu, 2,
             cpu_met, cpu_reachable);
-        const Section* multicast = find("multicast", false);
+        const Section* multicast = find("multicast");
         auto multicast_cpu = median_of(multicast, me, "server CPU per delivery, µs");
         auto floor_multicast_cpu = median_of(multicast, floor, "server CPU per delivery, µs");
         auto at_most_1 = [](double v) { return v <= 1; };
         row("multicast ≤ 1 µs of server CPU per delivery", multicast_cpu,
             best_peer(multicast, "server CPU per delivery, µs", true), floor_multicast_cpu, 3,
             met_if(multicast_cpu, at_most_1), met_if(floor_multicast_cpu, at_most_1));
-        for (bool burst : {false, true}) {
-            const Section* latency = find("latency", burst);
+        for (Setting setting : {Setting::plain, Setting::burst, Setting::crowd}) {
+            const Section* latency = find("latency", setting);
+            if (setting == Setting::crowd && !latency) continue;  // not in the targets
             std::string rate_text;
             if (latency && !latency->runs.empty()) {
                 auto any = latency->runs.begin()->second.front();
@@ -447,7 +463,9 @@ class Report {
                 if (measured_rate != 1000)
                     rate_text = " (measured at " + fixed(measured_rate, 0) + " msg/s)";
             }
-            std::string when = burst ? "right after a burst" : "at 1000 msg/s";
+            std::string when = setting == Setting::burst   ? "right after a burst"
+                               : setting == Setting::crowd ? "beside idle connections"
+                                                           : "at 1000 msg/s";
             auto under = [](double limit) { return [limit](double v) { return v < limit; }; };
             auto p99 = median_of(latency, me, "latency p99, ms");
             auto floor_p99 = median_of(latency, floor, "latency p99, ms");
@@ -509,9 +527,10 @@ class Report {
             if (mine == section.runs.end()) continue;
             std::string name = section.scenario;
             if (section.scenario == "conns") name += " N=" + std::to_string(section.target);
-            if (section.burst)
+            if (section.setting == Setting::burst)
                 name =
                     section.scenario == "fanout" ? "burst (its fanout)" : "latency after a burst";
+            if (section.setting == Setting::crowd) name = "latency beside idle connections";
             if (!any_peer_supports(section) && !has_floor_) {
                 out << "| " << name << " | every metric |";
                 for (std::size_t i = 0; i < peers_.size(); ++i)
@@ -613,7 +632,7 @@ int run_report(const ReportOptions& options) {
             Run run;
             run.data = parsed.as_object();
             run.server = text_of(run.data, "label");
-            if (auto plus = run.server.find("+burst"); plus != std::string::npos)
+            if (auto plus = run.server.find('+'); plus != std::string::npos)
                 run.server.erase(plus);
             if (!text_of(run.data, "scenario").empty()) runs.push_back(std::move(run));
         }

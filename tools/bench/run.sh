@@ -32,12 +32,15 @@ Options:
   --quick | --smoke        small sizes, 1 run / Herald and the floor, tiny sizes
   --runs K                 runs of every scenario (default 3)
   --servers LIST           any of herald,seed-go,nchan,floor (default all four)
-  --scenarios LIST         any of conns,fanout,latency,burst,multicast (default all; burst is
-                           latency right after a fanout on the same server process)
+  --scenarios LIST         any of conns,fanout,latency,burst,crowd,multicast (default all;
+                           burst is latency right after a fanout on the same server process,
+                           crowd is latency while another process holds idle connections)
   --conns "N1 N2"          connection counts (default "10000 20000": 20000 shows the fd limit)
   --fanout M:C:D           users:publisher connections:duration (default 1000:32:10s)
   --latency M:R:D          users:messages per second:duration (default 1000:1000:10s)
   --multicast M:K          users:sends (default 10000:5)
+  --crowd N:D              crowd: idle connections:latency duration (default 10000:30s, long
+                           enough for a whole round of keep-alive pings at 25 s)
   --out-dir DIR            results, logs and peer binaries (default build/bench)
   --doc                    write docs/benchmarks.md even with --quick or --smoke
   --no-build               use the binaries as they are
@@ -50,7 +53,7 @@ EOF
 }
 
 mode=full
-runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" quiet=""
+runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" crowd="" quiet=""
 out_dir=$repo/build/bench
 write_doc=0 build=1 pin=1 nice_level=-10
 herald_bin=$repo/build/release/herald
@@ -67,6 +70,7 @@ while [ $# -gt 0 ]; do
     --fanout) fanout=$2; shift 2;;
     --latency) latency=$2; shift 2;;
     --multicast) multicast=$2; shift 2;;
+    --crowd) crowd=$2; shift 2;;
     --out-dir) out_dir=$(realpath -m "$2"); shift 2;;
     --doc) write_doc=1; shift;;
     --no-build) build=0; shift;;
@@ -86,19 +90,23 @@ settle=2s
 case "$mode" in
   full)
     : "${runs:=3}" "${servers:=herald,seed-go,nchan,floor}" "${conns_sizes:=10000 20000}"
-    : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}";;
+    : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}"
+    : "${crowd:=10000:30s}";;
   quick)
     : "${runs:=1}" "${servers:=herald,seed-go,nchan,floor}" "${conns_sizes:=2000}"
-    : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}";;
+    : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}"
+    : "${crowd:=2000:3s}";;
   smoke)
     : "${runs:=1}" "${servers:=herald,floor}" "${conns_sizes:=200}"
     : "${fanout:=50:4:1s}" "${latency:=50:200:1s}" "${multicast:=500:2}" "${quiet:=0:0}"
+    : "${crowd:=100:1s}"
     settle=500ms;;
 esac
-: "${scenarios:=conns,fanout,latency,burst,multicast}"
+: "${scenarios:=conns,fanout,latency,burst,crowd,multicast}"
 IFS=: read -r fanout_users fanout_conc fanout_dur <<<"$fanout"
 IFS=: read -r lat_users lat_rate lat_dur <<<"$latency"
 IFS=: read -r mc_users mc_repeats <<<"$multicast"
+IFS=: read -r crowd_idle crowd_dur <<<"$crowd"
 IFS=: read -r quiet_max quiet_cores <<<"$quiet"
 IFS=, read -ra server_list <<<"$servers"
 if [ "$mode" = full ] || [ "$write_doc" = 1 ]; then
@@ -204,6 +212,32 @@ bench() { # LABEL SCENARIO RUN ARGS...
   [ "$status" = 0 ] || failures+=("$label $scenario run $run (exit $status)")
 }
 
+# Latency while a second herald-bench holds idle logged-in connections on the same server: what
+# a server's own upkeep of many connections (keep-alive walks, ping rounds) costs the others.
+crowd() { # LABEL RUN
+  local label=$1 run=$2 holder
+  local holder_err=$logdir/crowd-holder.last
+  : >"$holder_err"
+  "${bench_prefix[@]}" timeout 900 "$bench_bin" conns --adapter "$SRV_ADAPTER" --port "$SRV_PORT" \
+    --pid "$SRV_PID" --connections "$crowd_idle" --settle 100ms --verify 0 --hold 900s \
+    >/dev/null 2>"$holder_err" &
+  holder=$!
+  # Its "N/N connected" line comes once it has dialed them all.
+  for _ in $(seq 1200); do
+    grep -q "connected in" "$holder_err" && break
+    kill -0 "$holder" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -q "^conns: $crowd_idle/$crowd_idle connected" "$holder_err"; then
+    bench "$label+crowd" latency "$run" --users "$lat_users" --rate "$lat_rate" --duration "$crowd_dur"
+  else
+    failures+=("$label crowd run $run: the idle connections did not all connect ($(tail -1 "$holder_err"))")
+  fi
+  kill "$holder" 2>/dev/null || true  # its workers end as their command pipe closes
+  wait "$holder" 2>/dev/null || true
+  cat "$holder_err" >>"$logdir/bench.err"
+}
+
 session() { # SERVER SCENARIO RUN [N]
   local name=$1 scenario=$2 run=$3
   wait_quiet
@@ -218,6 +252,7 @@ session() { # SERVER SCENARIO RUN [N]
     burst)
       bench "$name+burst" fanout "$run" --users "$fanout_users" --concurrency "$fanout_conc" --duration "$fanout_dur"
       bench "$name+burst" latency "$run" --users "$lat_users" --rate "$lat_rate" --duration "$lat_dur";;
+    crowd) crowd "$name" "$run";;
     multicast) bench "$name" multicast "$run" --users "$mc_users" --repeats "$mc_repeats";;
   esac
   stop_server
@@ -233,7 +268,7 @@ if has conns; then
     done
   done
 fi
-for scenario in fanout latency burst multicast; do
+for scenario in fanout latency burst crowd multicast; do
   has "$scenario" || continue
   for run in $(seq "$runs"); do
     for name in "${server_list[@]}"; do session "$name" "$scenario" "$run"; done
@@ -242,7 +277,7 @@ done
 
 # ---- the report -----------------------------------------------------------------------------
 settings="pinning: $pin_text
-sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; multicast ${mc_users} users, ${mc_repeats} sends; messages of 64 bytes
+sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; crowd: the same latency for ${crowd_dur} beside ${crowd_idle} idle connections; multicast ${mc_users} users, ${mc_repeats} sends; messages of 64 bytes
 per-process open-file limit (hard; no one can raise it here): $(ulimit -Hn)
 load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)
 raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"$repo"/}\`"
