@@ -3,6 +3,7 @@
 #include <utility>
 #include <variant>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -108,19 +109,97 @@ awaitable<error_code> write_answer(Stream& stream, const Response& response) {
     co_return error;
 }
 
-// What a WebSocket takes over from the HTTP stream: the bare socket of a plain connection (its
-// HTTP timeouts are not needed any more), or the whole TLS stream.
-tcp::socket transport_for_websocket(beast::tcp_stream& stream) {
-    return stream.release_socket();
+// The deadline of each request on a plain connection: past it, the socket is closed. One timer
+// for the connection's life, armed once and re-armed only when it fires before a deadline that
+// has since moved on, so that a request costs no timer operation. (Beast's tcp_stream arms and
+// cancels its timer around every read and write: an allocation and an extra handler each.) The
+// wait's handler holds the state, not this object, which may be gone when a fired wait runs.
+class RequestDeadline {
+  public:
+    explicit RequestDeadline(tcp::socket& socket) : state_(std::make_shared<State>(socket)) {}
+    RequestDeadline(const RequestDeadline&) = delete;
+    RequestDeadline& operator=(const RequestDeadline&) = delete;
+    ~RequestDeadline() { stop(); }
+
+    // The connection is closed unless what it does next is done within `timeout`.
+    void start(Duration timeout) {
+        state_->deadline = Clock::now() + timeout;
+        if (!state_->armed) arm(state_);
+    }
+    // No deadline any more: the socket is handed over, or about to go.
+    void stop() {
+        state_->socket = nullptr;
+        state_->timer.cancel();
+    }
+
+  private:
+    struct State {
+        explicit State(tcp::socket& socket) : timer(socket.get_executor()), socket(&socket) {}
+        asio::steady_timer timer;
+        tcp::socket* socket;
+        Clock::time_point deadline;
+        bool armed = false;
+    };
+    struct Expired {
+        std::shared_ptr<State> state;
+        void operator()(error_code) {
+            state->armed = false;
+            if (!state->socket) return;  // stopped
+            if (Clock::now() < state->deadline) return arm(std::move(state));
+            error_code ignored;
+            state->socket->close(ignored);  // fails what is pending and what comes next
+        }
+    };
+    static void arm(std::shared_ptr<State> state) {
+        state->armed = true;
+        state->timer.expires_at(state->deadline);
+        asio::steady_timer& timer = state->timer;
+        timer.async_wait(Expired{std::move(state)});
+    }
+
+    std::shared_ptr<State> state_;
+};
+
+// Over TLS, Beast's own timeouts on the TCP stream under it, which its handshake and shutdown
+// need anyway.
+class TlsRequestDeadline {
+  public:
+    explicit TlsRequestDeadline(TlsStream& stream) : tcp_(beast::get_lowest_layer(stream)) {}
+    void start(Duration timeout) { tcp_.expires_after(timeout); }
+    void stop() { tcp_.expires_never(); }
+
+  private:
+    beast::tcp_stream& tcp_;
+};
+
+RequestDeadline deadline_for(tcp::socket& socket) {
+    return RequestDeadline(socket);
+}
+TlsRequestDeadline deadline_for(TlsStream& stream) {
+    return TlsRequestDeadline(stream);
+}
+
+// Cancels what is pending on the connection (shutdown, for a connection waiting for a request).
+void cancel_io(tcp::socket& socket) {
+    error_code ignored;
+    socket.cancel(ignored);  // it may have been closed by its deadline already
+}
+void cancel_io(TlsStream& stream) {
+    beast::get_lowest_layer(stream).cancel();
+}
+
+// What a WebSocket takes over from the HTTP stream: the plain socket, or the whole TLS stream.
+tcp::socket transport_for_websocket(tcp::socket& socket) {
+    return std::move(socket);
 }
 TlsStream transport_for_websocket(TlsStream& stream) {
     return std::move(stream);
 }
 
 // Ends a connection that is not becoming a WebSocket: a TLS one says close_notify first.
-awaitable<void> finish(beast::tcp_stream& stream, const Config&) {
+awaitable<void> finish(tcp::socket& socket, const Config&) {
     error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
 }
 awaitable<void> finish(TlsStream& stream, const Config& config) {
@@ -128,7 +207,7 @@ awaitable<void> finish(TlsStream& stream, const Config& config) {
     co_await stream.async_shutdown(use_nothrow);
 }
 
-// Serves HTTP requests on `stream` (beast::tcp_stream or TlsStream); see serve_http.
+// Serves HTTP requests on `stream` (tcp::socket or TlsStream); see serve_http.
 template <typename Stream>
 awaitable<std::unique_ptr<Upgrade<decltype(transport_for_websocket(std::declval<Stream&>()))>>>
 serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
@@ -136,7 +215,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
     using Transport = decltype(transport_for_websocket(stream));
     beast::flat_buffer buffer;
     const Config& config = context.config;
-    auto& tcp = beast::get_lowest_layer(stream);
+    auto deadline = deadline_for(stream);
 
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -144,13 +223,13 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         parser.body_limit(config.max_body);
         // One deadline covers the whole request, so a client that trickles its head or body
         // byte by byte is dropped all the same.
-        tcp.expires_after(config.http_timeout);
+        deadline.start(config.http_timeout);
 
         // Shutdown interrupts only this wait for the next request, never a request in flight.
         if (stop->stop_requested()) break;
         error_code error;
         {
-            auto on_stop = stop->on_stop([&tcp] { tcp.cancel(); });
+            auto on_stop = stop->on_stop([&stream] { cancel_io(stream); });
             std::tie(error, std::ignore) =
                 co_await http::async_read_header(stream, buffer, parser, use_nothrow);
         }
@@ -166,7 +245,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
                 break;
             }
             // The websocket keeps its own timeouts from here on.
-            tcp.expires_never();
+            deadline.stop();
             UpgradeGrant& grant = std::get<UpgradeGrant>(checked);
             // On the heap from the start: the session takes it over by pointer, not by moving a
             // request's fields around. Braced `new` because clang 14 (the fuzz build) has no
@@ -219,8 +298,7 @@ awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, std::uin
                                                     Context& context) {
     error_code ignored;
     tcp::endpoint remote = socket.remote_endpoint(ignored);
-    return serve_requests(beast::tcp_stream(std::move(socket)), remote, id, std::move(stop),
-                          context);
+    return serve_requests(std::move(socket), remote, id, std::move(stop), context);
 }
 
 awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,

@@ -183,6 +183,26 @@ BOOST_AUTO_TEST_CASE(a_request_head_sent_one_byte_at_a_time_is_dropped_at_its_de
     });
 }
 
+// Each request has its own deadline: a keep-alive client that keeps asking in time is served
+// long past the first one (the server's one timer re-arms when the deadline has moved on).
+BOOST_AUTO_TEST_CASE(a_keep_alive_client_asking_in_time_outlives_many_deadlines) {
+    Config config = test_config();
+    config.http_timeout = 300ms;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto client = co_await client::HttpClient::connect(server.endpoint());
+        asio::steady_timer pace(co_await asio::this_coro::executor);
+        // The client's pace is the scenario, not a synchronisation: a request every 100 ms for
+        // over a second, more than three deadlines.
+        for (int i = 0; i < 12; ++i) {
+            auto answer = co_await client.get("/healthz");
+            BOOST_TEST(answer.status == 200u);
+            pace.expires_after(100ms);
+            co_await pace.async_wait(use_nothrow);
+        }
+    });
+}
+
 BOOST_AUTO_TEST_CASE(churn_with_concurrent_publishing_leaves_nothing_behind) {
     TestServer server;
     run([&]() -> awaitable<void> {
