@@ -78,9 +78,9 @@ struct PublishResult {
 // It also keeps connections alive: a ticker on the strand pings each one every ping interval,
 // closes the ones that stay silent for the pong timeout after a ping or whose token expired,
 // and expires old history. The ticker never stops the hub for long: it looks at every
-// connection once per round, a slice of them per tick, and first pings fall at random within
-// the ping interval, so that connections that came together (after a restart, say) are not
-// all pinged in the same tick.
+// connection once per round, a slice of them per tick, and first pings fall at random in the
+// second half of the ping interval, so that connections that came together (after a restart,
+// say) are not all pinged in the same tick.
 class Hub {
   public:
     Hub(asio::any_io_executor executor, HubOptions options);
