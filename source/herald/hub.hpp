@@ -136,7 +136,7 @@ class Hub {
         boost::container::deque<Kept> history;
         std::vector<Registration> connections;
         Clock::time_point last_activity;  // for dropping a stream nobody uses any more
-        std::size_t walk_index = 0;  // its place in connected_, while it has connections
+        std::size_t walk_index = 0;       // its place in connected_, while it has connections
 
         // Nothing holds the stream but its epoch: no connection, no message kept.
         bool unused() const { return connections.empty() && history.empty(); }
@@ -175,7 +175,7 @@ class Hub {
 
     asio::strand<asio::any_io_executor> strand_;
     HubOptions options_;
-    Duration round_;  // every connection is looked at once per round
+    Duration round_;            // every connection is looked at once per round
     std::string epoch_prefix_;  // new for each hub: history does not survive a restart
 
     // Everything below belongs to strand_.

@@ -29,6 +29,16 @@ struct HubFixture {
                                             tcp::endpoint{}, limits);
     }
 
+    // `count` connections, each of a user of its own, all joined.
+    awaitable<std::vector<std::shared_ptr<Connection>>> join_users(std::size_t count) {
+        std::vector<std::shared_ptr<Connection>> joined;
+        for (std::size_t i = 0; i < count; ++i) {
+            joined.push_back(connection(thread_uid(0, static_cast<int>(i))));
+            co_await hub.join(joined.back());
+        }
+        co_return joined;
+    }
+
     ~HubFixture() {
         hub.close_all();
         io_context.run_for(1s);  // lets the ticker wind down
@@ -308,16 +318,12 @@ BOOST_AUTO_TEST_CASE(first_pings_of_connections_that_joined_together_are_spread)
     constexpr std::size_t count = 1000;
     HubFixture fixture(HubOptions{400ms, 10s, 1s});
     run(fixture.io_context, [&]() -> awaitable<void> {
-        std::vector<std::shared_ptr<Connection>> connections;
-        for (std::size_t i = 0; i < count; ++i) {
-            connections.push_back(fixture.connection(thread_uid(0, static_cast<int>(i))));
-            co_await fixture.hub.join(connections.back());
-        }
+        std::vector<std::shared_ptr<Connection>> connections = co_await fixture.join_users(count);
         std::vector<Clock::time_point> pinged(count);
         Countdown all_pinged(fixture.io_context, count);
         for (std::size_t i = 0; i < count; ++i)
-            asio::co_spawn(fixture.io_context,
-                           first_ping(connections[i], &pinged[i], &all_pinged), asio::detached);
+            asio::co_spawn(fixture.io_context, first_ping(connections[i], &pinged[i], &all_pinged),
+                           asio::detached);
         co_await all_pinged.wait();
 
         auto [first, last] = std::minmax_element(pinged.begin(), pinged.end());
@@ -333,11 +339,7 @@ BOOST_AUTO_TEST_CASE(a_round_in_slices_pings_everyone_and_closes_only_the_silent
     constexpr std::size_t count = 600;
     HubFixture fixture(HubOptions{200ms, 400ms, 1s});
     run(fixture.io_context, [&]() -> awaitable<void> {
-        std::vector<std::shared_ptr<Connection>> connections;
-        for (std::size_t i = 0; i < count; ++i) {
-            connections.push_back(fixture.connection(thread_uid(0, static_cast<int>(i))));
-            co_await fixture.hub.join(connections.back());
-        }
+        std::vector<std::shared_ptr<Connection>> connections = co_await fixture.join_users(count);
         Countdown all_done(fixture.io_context, count);
         std::size_t wrongly_closed = 0, wrongly_kept = 0;
         for (std::size_t i = 0; i < count; ++i) {

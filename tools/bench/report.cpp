@@ -632,8 +632,7 @@ int run_report(const ReportOptions& options) {
             Run run;
             run.data = parsed.as_object();
             run.server = text_of(run.data, "label");
-            if (auto plus = run.server.find('+'); plus != std::string::npos)
-                run.server.erase(plus);
+            if (auto plus = run.server.find('+'); plus != std::string::npos) run.server.erase(plus);
             if (!text_of(run.data, "scenario").empty()) runs.push_back(std::move(run));
         }
     }
