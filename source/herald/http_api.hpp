@@ -36,8 +36,9 @@ class Response {
     void keep_alive(bool keep) { keep_alive_ = keep; }
     bool keep_alive() const { return keep_alive_; }
 
-    // The whole message as it goes on the wire: status line, headers, blank line, body.
-    std::string render() const;
+    // The whole message as it goes on the wire: status line, headers, blank line, body. Into
+    // `text`, whose old content goes but whose capacity a connection reuses for every answer.
+    void render(std::string& text) const;
 
   private:
     http::status status_;

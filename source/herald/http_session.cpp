@@ -101,12 +101,12 @@ awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& req
     co_return grant;
 }
 
-// Writes one answer, rendered into one buffer that lives in this frame until it is written.
+// Writes one answer, rendered into `text`: the connection's answer buffer, which must stay put
+// until the write is done, and whose capacity serves every answer of the connection.
 template <typename Stream>
-awaitable<error_code> write_answer(Stream& stream, const Response& response) {
-    std::string text = response.render();
-    auto [error, written] = co_await asio::async_write(stream, asio::buffer(text), use_nothrow);
-    co_return error;
+auto write_answer(Stream& stream, const Response& response, std::string& text) {
+    response.render(text);
+    return asio::async_write(stream, asio::buffer(text), use_nothrow);
 }
 
 // The deadline of each request on a plain connection: past it, the socket is closed. One timer
@@ -214,6 +214,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
                std::shared_ptr<StopSignal> stop, Context& context) {
     using Transport = decltype(transport_for_websocket(stream));
     beast::flat_buffer buffer;
+    std::string answer_text;
     const Config& config = context.config;
     auto deadline = deadline_for(stream);
 
@@ -241,7 +242,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (auto* refusal = std::get_if<Response>(&checked)) {
                 refusal->keep_alive(false);
                 log_answer(id, remote, "/ws", *refusal);
-                co_await write_answer(stream, *refusal);
+                co_await write_answer(stream, *refusal, answer_text);
                 break;
             }
             // The websocket keeps its own timeouts from here on.
@@ -273,7 +274,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (auto answer = answer_to_read_error(error)) {
                 answer->keep_alive(false);
                 log_answer(id, remote, path_of(parser.get().target()), *answer);
-                co_await write_answer(stream, *answer);
+                co_await write_answer(stream, *answer, answer_text);
             }
             break;
         }
@@ -284,7 +285,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         Response response = co_await handle_request(std::move(request), context);
         response.keep_alive(keep_alive && !stop->stop_requested());
         log_answer(id, remote, path, response);
-        error_code write_error = co_await write_answer(stream, response);
+        auto [write_error, written] = co_await write_answer(stream, response, answer_text);
         if (write_error || !response.keep_alive()) break;
     }
     co_await finish(stream, config);
@@ -293,19 +294,17 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
 
 }  // namespace
 
-awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
+awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, tcp::endpoint remote,
+                                                    std::uint64_t id,
                                                     std::shared_ptr<StopSignal> stop,
                                                     Context& context) {
-    error_code ignored;
-    tcp::endpoint remote = socket.remote_endpoint(ignored);
     return serve_requests(std::move(socket), remote, id, std::move(stop), context);
 }
 
-awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
+awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, tcp::endpoint remote,
+                                                   std::uint64_t id,
                                                    std::shared_ptr<StopSignal> stop,
                                                    Context& context) {
-    error_code ignored;
-    tcp::endpoint remote = socket.remote_endpoint(ignored);
     TlsStream stream(beast::tcp_stream(std::move(socket)), *context.tls);
     // The handshake has the deadline of a request: a client that never finishes it is dropped.
     beast::get_lowest_layer(stream).expires_after(context.config.http_timeout);

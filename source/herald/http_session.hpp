@@ -18,13 +18,16 @@ namespace herald {
 // stops (then returns null), or until a request asks for a WebSocket on /ws and passes its
 // checks (then returns it, for the caller to start a WebSocket session). Returning rather than
 // running the session from here lets this frame and its HTTP buffers go first: a WebSocket may
-// last for days. Runs on the socket's own strand. Never throws for I/O failures.
-awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, std::uint64_t id,
+// last for days. Runs on the socket's own strand. Never throws for I/O failures. `remote` is
+// the peer's address as accept() reported it.
+awaitable<std::unique_ptr<PlainUpgrade>> serve_http(tcp::socket socket, tcp::endpoint remote,
+                                                    std::uint64_t id,
                                                     std::shared_ptr<StopSignal> stop,
                                                     Context& context);
 
 // The same over TLS (context.tls), after the TLS handshake.
-awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, std::uint64_t id,
+awaitable<std::unique_ptr<TlsUpgrade>> serve_https(tcp::socket socket, tcp::endpoint remote,
+                                                   std::uint64_t id,
                                                    std::shared_ptr<StopSignal> stop,
                                                    Context& context);
 

@@ -113,13 +113,16 @@ asio::any_io_executor Listener::connection_executor() {
 awaitable<void> Listener::accept_loop() {
     asio::steady_timer backoff(strand_);
     bool failing = false;  // one log line per burst of failures, not one per attempt
+    // The peer's address comes with the accept, rather than from a getpeername() per connection.
+    tcp::endpoint remote;
     while (!stopping_) {
-        auto [error, socket] = co_await acceptor_.async_accept(connection_executor(), use_nothrow);
+        auto [error, socket] =
+            co_await acceptor_.async_accept(connection_executor(), remote, use_nothrow);
         if (stopping_) break;
         if (!error) {
             if (failing) log_info("accept_recovered", {{"refused", std::exchange(refused_, 0)}});
             failing = false;
-            start_session(std::move(socket));
+            start_session(std::move(socket), remote);
             continue;
         }
         if (!failing) log_warn("accept_failed", {{"error", error}});
@@ -163,7 +166,7 @@ bool Listener::refuse_pending_connection() {
     return refused_one;
 }
 
-void Listener::start_session(tcp::socket socket) {
+void Listener::start_session(tcp::socket socket, tcp::endpoint remote) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // pushes are small and latency matters
     std::uint64_t id = next_id_++;
@@ -171,10 +174,10 @@ void Listener::start_session(tcp::socket socket) {
     auto stop = std::make_shared<StopSignal>(executor);
     sessions_.emplace(id, stop);
     if (context_.tls)
-        asio::co_spawn(executor, serve_https(std::move(socket), id, stop, context_),
+        asio::co_spawn(executor, serve_https(std::move(socket), remote, id, stop, context_),
                        HttpDone<TlsUpgrade>{this, id, stop});
     else
-        asio::co_spawn(executor, serve_http(std::move(socket), id, stop, context_),
+        asio::co_spawn(executor, serve_http(std::move(socket), remote, id, stop, context_),
                        HttpDone<PlainUpgrade>{this, id, stop});
 }
 

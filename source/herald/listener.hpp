@@ -37,7 +37,7 @@ class Listener {
 
     asio::any_io_executor connection_executor();
     awaitable<void> accept_loop();
-    void start_session(tcp::socket socket);
+    void start_session(tcp::socket socket, tcp::endpoint remote);
     // Answers one pending connection with 503 and closes it; false if none was pending.
     bool refuse_pending_connection();
     void forget(std::uint64_t id);  // any thread

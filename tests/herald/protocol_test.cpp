@@ -95,6 +95,21 @@ BOOST_AUTO_TEST_CASE(send_query_decodes_percent_and_plus) {
     BOOST_TEST(request->message.as_string() == "Hello World again!");
 }
 
+BOOST_AUTO_TEST_CASE(send_query_takes_the_first_of_each_name_and_decodes_keys) {
+    auto request = parse_send_query("/send?x=1&m%65ssage=first&u%69d=a&uid=b&message=second");
+    BOOST_REQUIRE(request.has_value());
+    BOOST_TEST(request->uids == std::vector<std::string>{"a"}, boost::test_tools::per_element());
+    BOOST_TEST(request->message.as_string() == "first");
+}
+
+BOOST_AUTO_TEST_CASE(send_query_reads_only_the_target_it_is_given) {
+    // The target is a view into the request head, which goes on after it.
+    std::string head = "/send?uid=1&message=hi%21 HTTP/1.1\r\nHost: x&message=no\r\n";
+    auto request = parse_send_query(std::string_view(head).substr(0, head.find(' ')));
+    BOOST_REQUIRE(request.has_value());
+    BOOST_TEST(request->message.as_string() == "hi!");
+}
+
 BOOST_AUTO_TEST_CASE(send_query_refuses_missing_or_bad_fields) {
     BOOST_TEST(parse_send_query("/send?message=hi").error() == "uid is missing");
     BOOST_TEST(parse_send_query("/send?uid=1").error() == "message is missing");
