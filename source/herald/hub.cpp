@@ -281,10 +281,11 @@ PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBo
 void Hub::keep(StreamEntry& entry, DeliveryPtr delivery) {
     Stream& stream = entry.second;
     std::uint64_t order = ++kept_;
-    if (stream.history.empty()) oldest_.emplace(order, &entry.first);
-    stats_.history_bytes += history_bytes_of(*delivery);
+    if (stream.history.empty()) stream.oldest_entry = oldest_.emplace(order, &entry.first).first;
+    std::size_t bytes = history_bytes_of(*delivery);
+    stats_.history_bytes += bytes;
     ++stats_.history_messages;
-    stream.history.push_back({order, std::move(delivery)});
+    stream.history.push_back({order, bytes, std::move(delivery)});
     if (stream.history.size() > options_.history_size) forget_oldest(entry);
     // Over the budget, the oldest messages of all go first, whoever they were for.
     while (stats_.history_bytes > options_.history_max_bytes && !oldest_.empty()) {
@@ -297,11 +298,10 @@ void Hub::keep(StreamEntry& entry, DeliveryPtr delivery) {
 
 void Hub::forget_oldest(StreamEntry& entry) {
     Stream& stream = entry.second;
-    const Kept& oldest = stream.history.front();
     // The stream's key moves on to its next message in a node taken out and put back, not
     // freed and allocated again: a full history does this on every publish.
-    auto key = oldest_.extract({oldest.order, &entry.first});
-    stats_.history_bytes -= history_bytes_of(*oldest.delivery);
+    auto key = oldest_.extract(stream.oldest_entry);
+    stats_.history_bytes -= stream.history.front().bytes;
     --stats_.history_messages;
     stream.history.pop_front();
     if (stream.history.empty()) {
@@ -309,7 +309,7 @@ void Hub::forget_oldest(StreamEntry& entry) {
         return;
     }
     key.value().first = stream.history.front().order;
-    oldest_.insert(std::move(key));
+    stream.oldest_entry = oldest_.insert(std::move(key)).position;
 }
 
 // A stream goes once it has no connection, keeps no message, and has not been used for the

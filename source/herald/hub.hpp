@@ -123,17 +123,26 @@ class Hub {
         Clock::time_point next_ping;
         Clock::time_point ping_sent;  // time_point{} when no ping awaits an answer
     };
-    // A kept message and its place in the order of everything kept, across users.
+    // A kept message and its place in the order of everything kept, across users. Its size is
+    // kept beside it, so that forgetting it does not read the message, long since out of cache.
     struct Kept {
         std::uint64_t order;
+        std::size_t bytes;
         DeliveryPtr delivery;
     };
+    // The oldest kept message of each stream that keeps any, oldest first: what goes first
+    // when history is over its byte budget or its age.
+    // (order, uid). The uid is the streams_ map's own key, which stays put while the stream
+    // exists: no copy.
+    using OldestKey = std::pair<std::uint64_t, const std::string*>;
     struct Stream {
         std::string epoch;
         std::uint64_t last_seq = 0;
         // Not std::deque, which allocates a block even while empty: most streams keep nothing
         // most of the time, and there is one stream per connected user.
         boost::container::deque<Kept> history;
+        // Its entry in oldest_ while it keeps messages: moved on without a search of the tree.
+        std::set<OldestKey>::iterator oldest_entry;
         std::vector<Registration> connections;
         Clock::time_point last_activity;  // for dropping a stream nobody uses any more
         std::size_t walk_index = 0;       // its place in connected_, while it has connections
@@ -145,11 +154,6 @@ class Hub {
         std::shared_ptr<Connection> connection;
         Clock::time_point abort_at;
     };
-    // The oldest kept message of each stream that keeps any, oldest first: what goes first
-    // when history is over its byte budget or its age.
-    // (order, uid). The uid is the streams_ map's own key, which stays put while the stream
-    // exists: no copy.
-    using OldestKey = std::pair<std::uint64_t, const std::string*>;
 
     // Runs `request` on the strand and completes with its result on the caller's executor.
     template <typename Request>
