@@ -153,7 +153,6 @@ boost::system::result<Command, std::string_view> parse_command(std::string_view 
 }
 
 boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target) {
-    // The path was routed already; only the query is parsed (and validated).
     // The whole target, not parse_query() on the part after '?': in Boost.URL 1.81 that one
     // reads its input as a C string, past the end of a view into the request head.
     auto url = boost::urls::parse_origin_form(target);
