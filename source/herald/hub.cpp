@@ -28,8 +28,9 @@ Duration round_for(const HubOptions& options) {
 
 // The most streams one tick looks at, and the shortest tick: a round over many connections is cut
 // into slices so that a message never waits behind the whole walk (2 ms once a second with
-// 19,000 connections; a slice of 256 takes at most 0.13 ms, pings included). Past 25,600
-// connections in a 1 s round, the ticks are as short as allowed and the slices grow.
+// 19,000 connections; a slice of 256 takes at most 0.13 ms, queueing its pings included; the
+// ping writes follow in each connection's writer). Past 25,600 connections in a 1 s round, the
+// ticks are as short as allowed and the slices grow.
 constexpr std::size_t streams_per_tick = 256;
 constexpr Duration shortest_tick{10};
 
