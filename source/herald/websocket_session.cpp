@@ -239,6 +239,8 @@ template <typename Transport>
 void WebSocketSession<Transport>::finish() {
     context_.hub.leave(connection_);
     connection_->detach();
+    // The reason is text made for this line alone: not made when info lines are not written.
+    if (!log_enabled(LogLevel::info)) return;
     log_info("disconnect", {{"conn", id_},
                             {"uid", connection_->uid()},
                             {"remote", remote_},
