@@ -32,14 +32,20 @@ Connection::Enqueued Connection::enqueue(DeliveryPtr message) {
     queued_bytes_.fetch_add(size, std::memory_order_relaxed);
     if (outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::message, std::move(message)}))
         return Enqueued::yes;
-    // The channel refused, so it is closed: by the hub earlier, or by the connection's end.
     queued_messages_.fetch_sub(1, std::memory_order_relaxed);
     queued_bytes_.fetch_sub(size, std::memory_order_relaxed);
-    return Enqueued::closed;
+    // The channel refused: it is closed (by the hub earlier, or by the connection's end), or
+    // full of pings that a writer stuck in a write could not send. Full is a slow consumer all
+    // the same; taking it for closed would drop the message without a word.
+    return outbox_.is_open() ? Enqueued::full : Enqueued::closed;
 }
 
 void Connection::enqueue_ping() {
-    outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::ping, {}});
+    // One ping at a time: a writer stuck in a write would otherwise gather a ping per interval
+    // and fill the slots that messages and the close need.
+    if (ping_queued_.exchange(true, std::memory_order_relaxed)) return;
+    if (!outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::ping, {}}))
+        ping_queued_.store(false, std::memory_order_relaxed);
 }
 
 void Connection::close(const CloseReason& reason, bool flush) {
@@ -63,6 +69,7 @@ awaitable<std::tuple<error_code, Outgoing>> Connection::receive() {
 }
 
 void Connection::sent(const Outgoing& outgoing) {
+    if (outgoing.kind == Outgoing::Kind::ping) ping_queued_.store(false, std::memory_order_relaxed);
     if (outgoing.kind != Outgoing::Kind::message) return;
     queued_messages_.fetch_sub(1, std::memory_order_relaxed);
     queued_bytes_.fetch_sub(outgoing.message->size(protocol_), std::memory_order_relaxed);

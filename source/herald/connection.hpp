@@ -68,7 +68,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Queues `message` unless that would go past the outbox limits (`full`: the caller must
     // close this connection as a slow consumer) or the connection is ending (`closed`).
     Enqueued enqueue(DeliveryPtr message);
-    // Queues a ping if there is room: an outbox that is full is about to be closed anyway.
+    // Queues a ping unless one is queued and not yet sent, or the outbox is full (it is about
+    // to be closed anyway).
     void enqueue_ping();
     // Has the writer send a close frame with `reason`. With `flush`, what is already queued is
     // sent first when the queue has room for the close; otherwise the queue is dropped.
@@ -83,7 +84,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // The next thing to send; fails with experimental::error::channel_closed once the outbox
     // was closed without a flush, and with operation_aborted when the wait is cancelled.
     awaitable<std::tuple<error_code, Outgoing>> receive();
-    // Releases the outbox budget that a message held, once the writer is done with it.
+    // Releases the outbox budget that a message (or the room that a ping) held, once the writer
+    // is done with it.
     void sent(const Outgoing& outgoing);
     // The connection is over from its own side (the peer left): the outbox takes no more, and a
     // writer waiting on it wakes up.
@@ -124,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Outbox outbox_;
     std::atomic<std::size_t> queued_messages_{0};
     std::atomic<std::size_t> queued_bytes_{0};
+    std::atomic<bool> ping_queued_{false};
     std::atomic<const CloseReason*> close_reason_{&close_reasons::shutdown};
     std::atomic<Clock::rep> last_heard_;
     std::atomic<std::int64_t> token_expiry_{0};

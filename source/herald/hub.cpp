@@ -109,6 +109,15 @@ void Hub::leave(std::shared_ptr<Connection> connection) {
     });
 }
 
+void Hub::close(std::shared_ptr<Connection> connection, const CloseReason& reason, bool flush) {
+    // Posted by the connection before its leave(), so it runs first: the close is not left
+    // waiting for a connection that is gone.
+    asio::post(strand_, [this, connection = std::move(connection), &reason, flush] {
+        if (closing_.contains(connection.get())) return;  // the hub closed it first: that stands
+        close_connection(connection, reason, flush);
+    });
+}
+
 awaitable<PublishResult> Hub::publish(std::vector<std::string> uids, MessageBodyPtr body) {
     return ask(
         [this, uids = std::move(uids), body = std::move(body)] { return deliver(uids, body); });
@@ -203,9 +212,11 @@ JoinResult Hub::add(std::shared_ptr<Connection> connection, const std::optional<
     for (const Kept& kept : stream.history) {
         if (kept.delivery->seq <= after) continue;
         if (connection->enqueue(kept.delivery) == Connection::Enqueued::full) {
-            // More than its outbox takes: it comes back and resumes from where it got to.
+            // More than its outbox takes: what fits is sent before the close, so that it comes
+            // back and resumes from where it got to. Without the flush it would get nothing, and
+            // come back for the same replay again and again.
             ++stats_.slow_consumer_disconnects;
-            close_connection(connection, close_reasons::slow_consumer, false);
+            close_connection(connection, close_reasons::slow_consumer, true);
             break;
         }
     }
@@ -243,8 +254,7 @@ PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBo
     for (const auto& uid : uids) {
         ++stats_.messages_published;
         auto found = streams_.find(uid);
-        bool connected = found != streams_.end() && !found->second.connections.empty();
-        if (!connected && options_.history_size == 0) {
+        if (found == streams_.end() && options_.history_size == 0) {
             result.seqs.push_back(0);  // nobody to deliver to and nowhere to keep it
             continue;
         }
@@ -281,9 +291,15 @@ PublishResult Hub::deliver(const std::vector<std::string>& uids, const MessageBo
 
 void Hub::keep(StreamEntry& entry, DeliveryPtr delivery) {
     Stream& stream = entry.second;
+    std::size_t bytes = history_bytes_of(*delivery);
+    if (bytes > options_.history_max_bytes) {
+        // Keeping it would evict everyone's history and then itself. A stream made for it alone
+        // goes a TTL from now, like one its last connection left.
+        if (stream.unused()) left_.emplace_back(Clock::now(), entry.first);
+        return;
+    }
     std::uint64_t order = ++kept_;
     if (stream.history.empty()) stream.oldest_entry = oldest_.emplace(order, &entry.first).first;
-    std::size_t bytes = history_bytes_of(*delivery);
     stats_.history_bytes += bytes;
     ++stats_.history_messages;
     stream.history.push_back({order, bytes, std::move(delivery)});
@@ -349,10 +365,9 @@ void Hub::expire_history() {
     // with churn there are many more streams kept than users connected.
     while (!left_.empty() && left_.front().first < idle_since) {
         auto found = streams_.find(left_.front().second);
-        if (found != streams_.end() && found->second.unused() &&
-            found->second.last_activity < idle_since)
-            streams_.erase(found);
         left_.pop_front();
+        // One used since (published to, with history off) is looked at again a TTL later.
+        if (found != streams_.end()) drop_if_unused_since(found, idle_since);
     }
 }
 

@@ -97,6 +97,12 @@ class Hub {
     // Unregisters `connection`, if it still is registered.
     void leave(std::shared_ptr<Connection> connection);
 
+    // Closes a registered connection for a reason of its own side (a rule its peer broke): as
+    // the hub's own closes do, it unregisters it, so that nothing more is queued to it, and
+    // drops it if it does not finish closing within the close timeout. `reason` must outlive
+    // the connection: a constant. With `flush`, what is already queued is sent first.
+    void close(std::shared_ptr<Connection> connection, const CloseReason& reason, bool flush);
+
     // Numbers the message in each user's stream, keeps it in their history, and queues it to
     // every connection of each of `uids`. A connection whose outbox is full is closed as a slow
     // consumer instead.
@@ -191,9 +197,10 @@ class Hub {
     SlicedWalk<Stream> connected_;
     std::size_t slices_ = 1;  // ticks in this round
     std::minstd_rand ping_jitter_;
-    // Streams as their last connection left, in that order: each is looked at again once the
-    // history TTL has passed, and goes if still unused. By uid, not by pointer: the stream may
-    // have gone, or come back, in between.
+    // Streams as they were left unused (their last connection left, or nothing could be kept),
+    // in that order: each is looked at again once the history TTL has passed, and goes if still
+    // unused and not used since (else it is looked at a TTL later). By uid, not by pointer: the
+    // stream may have gone, or come back, in between.
     std::deque<std::pair<Clock::time_point, std::string>> left_;
     std::set<OldestKey> oldest_;
     std::uint64_t streams_created_ = 0;

@@ -359,6 +359,7 @@ template <typename Transport>
 awaitable<error_code> WebSocketSession<Transport>::write(Outgoing outgoing, Protocol protocol) {
     if (outgoing.kind == Outgoing::Kind::ping) {
         auto [error] = co_await ws_.async_ping({}, use_nothrow);
+        connection_->sent(outgoing);
         co_return error;
     }
     const Delivery& message = *outgoing.message;
@@ -401,7 +402,7 @@ awaitable<void> WebSocketSession<Transport>::read_loop() {
         if (closing) continue;  // read on, so that the peer's answer to our close arrives
         if (!limit.allow()) {
             // The writer sends the close; what else the flood sends is not looked at.
-            connection_->close(close_reasons::inbound_rate, false);
+            context_.hub.close(connection_, close_reasons::inbound_rate, false);
             closing = true;
             continue;
         }
@@ -418,8 +419,9 @@ void WebSocketSession<Transport>::handle_command(std::string_view frame) {
     auto parsed = parse_command(frame);
     if (!parsed || parsed->kind != Command::Kind::refresh) return;  // unknown commands are ignored
     auto claims = context_.access.verify_token(parsed->token);
-    if (!claims) return connection_->close(token_refusal(claims.error()), true);
-    if (claims->sub != connection_->uid()) return connection_->close(refresh_for_another_sub, true);
+    if (!claims) return context_.hub.close(connection_, token_refusal(claims.error()), true);
+    if (claims->sub != connection_->uid())
+        return context_.hub.close(connection_, refresh_for_another_sub, true);
     connection_->set_token_expiry(claims->exp.value_or(0));
 }
 

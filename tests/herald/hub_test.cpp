@@ -358,6 +358,51 @@ BOOST_AUTO_TEST_CASE(a_round_in_slices_pings_everyone_and_closes_only_the_silent
     });
 }
 
+BOOST_FIXTURE_TEST_CASE(pings_never_crowd_out_messages, HubFixture) {
+    run(io_context, [&]() -> awaitable<void> {
+        auto stuck = connection("stuck", OutboxLimits{2, 1 << 20});
+        co_await hub.join(stuck);
+        // Ping after ping while the writer is stuck in a write: one waits, the others are
+        // not queued.
+        for (int i = 0; i < 4; ++i)
+            stuck->enqueue_ping();
+        PublishResult first = co_await hub.publish(users("stuck"), text("one"));
+        PublishResult second = co_await hub.publish(users("stuck"), text("two"));
+        BOOST_TEST(first.delivered == 1u);
+        BOOST_TEST(second.delivered == 1u);
+        HubStats stats = co_await hub.stats();
+        BOOST_TEST(stats.slow_consumer_disconnects == 0u);
+        Outgoing ping = co_await next(*stuck);
+        BOOST_TEST((ping.kind == Outgoing::Kind::ping));
+        std::string one = co_await next_text(*stuck);
+        std::string two = co_await next_text(*stuck);
+        BOOST_TEST(one == "one");
+        BOOST_TEST(two == "two");
+        stuck->enqueue_ping();  // the last one was sent: the next may go
+        Outgoing again = co_await next(*stuck);
+        BOOST_TEST((again.kind == Outgoing::Kind::ping));
+    });
+}
+
+BOOST_FIXTURE_TEST_CASE(a_close_for_its_own_side_unregisters_the_connection, HubFixture) {
+    run(io_context, [&]() -> awaitable<void> {
+        auto flooding = connection("flooding");
+        co_await hub.join(flooding);
+        co_await hub.publish(users("flooding"), text("before"));
+        hub.close(flooding, close_reasons::inbound_rate, true);
+        PublishResult after = co_await hub.publish(users("flooding"), text("after"));
+        BOOST_TEST(after.delivered == 0u);  // not queued behind the close, and not counted
+        HubStats stats = co_await hub.stats();
+        BOOST_TEST(stats.connections == 0u);
+        std::string before = co_await next_text(*flooding);
+        BOOST_TEST(before == "before");
+        auto [error, last] = co_await flooding->receive();
+        BOOST_TEST(!error);
+        BOOST_TEST((last.kind == Outgoing::Kind::close));
+        BOOST_TEST(flooding->close_reason().reason == close_reasons::inbound_rate.reason);
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // History and resume: numbering, offline delivery, gapless resume, eviction. Since values are
@@ -537,6 +582,67 @@ BOOST_AUTO_TEST_CASE(history_stays_under_its_byte_budget_whatever_the_users) {
         Since gone_since{std::nullopt, 1};
         JoinResult gone = co_await fixture.hub.join(oldest, gone_since);
         BOOST_TEST(gone.position.seq == 0u);  // a new stream: its old one was dropped
+    });
+}
+
+BOOST_AUTO_TEST_CASE(with_history_off_a_message_missed_is_still_numbered_and_told) {
+    HubOptions options;
+    options.history_size = 0;
+    HubFixture fixture(options);
+    run(fixture.io_context, [&]() -> awaitable<void> {
+        PublishResult to_stranger = co_await fixture.hub.publish(users("stranger"), text("x"));
+        BOOST_TEST(to_stranger.seqs.front() == 0u);  // no stream: nothing to number it in
+        auto before = json_connection(fixture, "away");
+        JoinResult first = co_await fixture.hub.join(before);
+        fixture.hub.leave(before);
+        // Its stream stays for the TTL, so the message it misses is numbered in it.
+        PublishResult missed = co_await fixture.hub.publish(users("away"), text("missed"));
+        BOOST_TEST(missed.delivered == 0u);
+        BOOST_TEST(missed.seqs.front() == 1u);
+        auto back = json_connection(fixture, "away");
+        Since since{first.position.epoch, first.position.seq};
+        JoinResult resumed = co_await fixture.hub.join(back, since);
+        BOOST_TEST(resumed.position.epoch == first.position.epoch);
+        BOOST_TEST(!*resumed.position.recovered);  // the client must fetch its state
+    });
+}
+
+BOOST_FIXTURE_TEST_CASE(a_replay_larger_than_the_outbox_sends_what_fits_then_closes, HubFixture) {
+    run(io_context, [&]() -> awaitable<void> {
+        for (int i = 0; i < 5; ++i)
+            co_await hub.publish(users("backlog"), text("x"));
+        auto small = connection("backlog", OutboxLimits{2, 1 << 20});
+        Since since{std::nullopt, 0};
+        co_await hub.join(small, since);
+        Outgoing first = co_await next(*small);
+        Outgoing second = co_await next(*small);
+        BOOST_TEST(first.message->seq == 1u);
+        BOOST_TEST(second.message->seq == 2u);
+        // Then the close: the client resumes after seq 2 and gets the rest.
+        auto [error, last] = co_await small->receive();
+        BOOST_TEST(!error);
+        BOOST_TEST((last.kind == Outgoing::Kind::close));
+        BOOST_TEST(small->close_reason().reason == close_reasons::slow_consumer.reason);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_message_larger_than_the_history_budget_is_not_kept_and_evicts_nothing) {
+    HubOptions options;
+    options.history_max_bytes = 1024;
+    options.history_ttl = std::chrono::milliseconds(40);
+    HubFixture fixture(options);
+    run(fixture.io_context, [&]() -> awaitable<void> {
+        co_await fixture.hub.publish(users("small"), text(std::string(100, 's')));
+        PublishResult big =
+            co_await fixture.hub.publish(users("big"), text(std::string(2000, 'b')));
+        BOOST_TEST(big.seqs.front() == 1u);
+        HubStats stats = co_await fixture.hub.stats();
+        BOOST_TEST(stats.history_messages == 1u);  // the small one is still kept
+        BOOST_TEST(stats.history_streams == 1u);
+        BOOST_TEST(stats.streams == 2u);
+        // Both streams go once the TTL has passed: the big one's too, which keeps nothing.
+        stats = co_await stats_when(fixture.hub, &HubStats::streams, 0);
+        BOOST_TEST(stats.streams == 0u);
     });
 }
 
