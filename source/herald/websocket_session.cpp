@@ -118,6 +118,7 @@ class WebSocketSession {
 
   private:
     struct ReaderDone;
+    struct CloseDone;
 
     awaitable<std::optional<Login>> read_login();
     awaitable<std::optional<Login>> authenticate(Login login);
@@ -127,6 +128,7 @@ class WebSocketSession {
     awaitable<void> read_loop();
     awaitable<void> close(CloseReason reason);
     void start_close(CloseReason reason);
+    awaitable<void> close_finished();
     std::string end_reason() const;
 
     WebSocket<Transport> ws_;
@@ -138,9 +140,11 @@ class WebSocketSession {
     std::optional<CloseReason> closed_with_;  // set once this side sends a close frame
     error_code error_;                        // the first I/O error that ended the connection
     bool reader_done_ = false;
+    bool close_pending_ = false;     // start_close()'s close has not completed yet
     std::int64_t token_expiry_ = 0;  // of the login token, until the Connection holds it
-    // One timer for two uses in turn: the login deadline, then, once serving, an event the
-    // writer awaits: cancelled when the reader is done.
+    // One timer for three uses in turn: the login deadline; an event that a login cut short
+    // awaits, cancelled when the close is done; once serving, an event that the writer awaits,
+    // cancelled when the reader is done.
     asio::steady_timer timer_;
 };
 
@@ -271,7 +275,10 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::read_login() {
         std::tie(error, std::ignore) = co_await ws_.async_read(buffer, use_nothrow);
     }
     timer_.cancel();
-    if (closed_with_) co_return std::nullopt;  // the deadline or shutdown came first
+    if (closed_with_) {  // the deadline or shutdown came first
+        co_await close_finished();
+        co_return std::nullopt;
+    }
     if (error) {
         error_ = error;  // e.g. 1009 for an oversized frame, which Beast has already sent
         co_return std::nullopt;
@@ -396,7 +403,7 @@ awaitable<void> WebSocketSession<Transport>::read_loop() {
         }
         connection_->touch();
         if (!ws_.is_message_done()) {
-            if (commands) command.append(piece.data(), size);
+            if (commands && !closing) command.append(piece.data(), size);
             continue;
         }
         if (closing) continue;  // read on, so that the peer's answer to our close arrives
@@ -432,12 +439,33 @@ awaitable<void> WebSocketSession<Transport>::close(CloseReason reason) {
 }
 
 // Sends a close without waiting for the handshake to end: for a read that is pending, which
-// then completes with the peer's answer (or Beast's close timeout). Beast's close operation
-// holds the stream weakly, so the session may end before it does; the handler holds nothing.
+// then completes with the peer's answer (or Beast's close timeout). The read may also complete
+// first, with a login that was already on its way; close_finished() then waits for the close
+// before the session may end, since over TLS Asio's SSL operations under Beast's close refer to
+// the stream outright (Beast's own close operation holds it weakly).
+template <typename Transport>
+struct WebSocketSession<Transport>::CloseDone {
+    WebSocketSession* session;
+
+    void operator()(error_code) const {
+        session->close_pending_ = false;
+        session->timer_.cancel();  // wakes close_finished() if it waits
+    }
+};
+
 template <typename Transport>
 void WebSocketSession<Transport>::start_close(CloseReason reason) {
     closed_with_ = reason;
-    ws_.async_close(close_frame(reason), [](error_code) {});
+    close_pending_ = true;
+    ws_.async_close(close_frame(reason), CloseDone{this});
+}
+
+// Bounded: Beast's handshake timeout (the close timeout) ends a close the peer does not answer.
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::close_finished() {
+    if (!close_pending_) co_return;
+    timer_.expires_at(asio::steady_timer::time_point::max());
+    co_await timer_.async_wait(use_nothrow);
 }
 
 template <typename Transport>

@@ -375,4 +375,26 @@ BOOST_AUTO_TEST_CASE(an_authenticated_login_works_over_tls) {
     });
 }
 
+// A login cut short by its deadline ends only after the close is done: over TLS the close's
+// writes refer to the stream that the session owns.
+BOOST_AUTO_TEST_CASE(no_login_within_the_timeout_is_closed_with_1008_over_tls) {
+    TestCertificate certificate;
+    Config config = with_tls(test_config(), certificate);
+    config.login_timeout = 200ms;
+    TestServer server(config);
+    auto client_tls = certificate.client_context();
+    run([&]() -> awaitable<void> {
+        auto idle = co_await connect_wss(server.endpoint(), client_tls);
+        boost::beast::flat_buffer buffer;
+        auto [error, size] = co_await idle.async_read(buffer, use_nothrow);
+        BOOST_TEST((error == boost::beast::websocket::error::closed));
+        BOOST_TEST(idle.reason().code == 1008);
+        BOOST_TEST(std::string_view(idle.reason().reason.data(), idle.reason().reason.size()) ==
+                   "login timeout");
+        auto health =
+            co_await https_request(server.endpoint(), client_tls, http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
