@@ -73,8 +73,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void enqueue_ping();
     // Has the writer send a close frame with `reason`. With `flush`, what is already queued is
     // sent first when the queue has room for the close; otherwise the queue is dropped.
-    // `reason` must outlive the connection: one of close_reasons. Any thread (the hub, or the
-    // connection's own reader when its peer breaks a rule).
+    // `reason` must outlive the connection: a constant. The hub's strand: the connection's own
+    // side asks through Hub::close, so that the hub stops queueing to it and bounds the close.
     void close(const CloseReason& reason, bool flush);
     // Drops the socket without a close handshake, for a peer that did not finish closing in time.
     void abort();
