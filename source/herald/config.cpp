@@ -16,6 +16,9 @@ namespace herald {
 namespace po = boost::program_options;
 namespace {
 
+constexpr Duration longest_duration = std::chrono::hours(24 * 365);
+constexpr std::size_t largest_header = 1024 * 1024;
+
 struct Unit {
     std::string_view suffix;
     std::uint64_t factor;
@@ -270,6 +273,9 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
         auto duration = parse_duration(text(flag));
         if (!duration) return "--" + std::string(flag) + ": " + duration.error();
         if (duration->count() <= 0) return "--" + std::string(flag) + ": must be positive";
+        // Deadlines are now + duration on a clock counted in nanoseconds: far past a year, that
+        // overflows and every deadline would lie in the past.
+        if (*duration > longest_duration) return "--" + std::string(flag) + ": at most 365 days";
         *target = *duration;
     }
 
@@ -287,9 +293,16 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
         if (*size == 0) return "--" + std::string(flag) + ": must be positive";
         *target = *size;
     }
+    // Beast's parser takes the head limit as 32 bits; no real request head comes near 1 MiB.
+    if (config.max_header_size > largest_header)
+        return std::string("--max-header-size: at most 1MiB");
     auto send_queue = parse_number<std::size_t>(text("send-queue"), "send-queue", 1, 1'000'000);
     if (!send_queue) return send_queue.error();
     config.send_queue = *send_queue;
+    auto history_size =
+        parse_number<std::size_t>(text("history-size"), "history-size", 0, 1'000'000);
+    if (!history_size) return history_size.error();
+    config.history_size = *history_size;
     auto max_connections =
         parse_number<std::size_t>(text("max-connections"), "max-connections", 0, 100'000'000);
     if (!max_connections) return max_connections.error();

@@ -61,7 +61,9 @@ BOOST_AUTO_TEST_CASE(flags_set_every_limit) {
                          "--http-timeout",
                          "7s",
                          "--max-header-size",
-                         "4K"});
+                         "4K",
+                         "--history-size",
+                         "0"});
     BOOST_REQUIRE(parsed.has_value());
     const Config& config = parsed->config;
     BOOST_TEST(config.address == "127.0.0.1");
@@ -79,6 +81,7 @@ BOOST_AUTO_TEST_CASE(flags_set_every_limit) {
     BOOST_TEST((config.close_timeout == 1500ms));
     BOOST_TEST((config.http_timeout == 7s));
     BOOST_TEST(config.max_header_size == 4096u);
+    BOOST_TEST(config.history_size == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_name_their_flag) {
@@ -90,6 +93,13 @@ BOOST_AUTO_TEST_CASE(bad_values_name_their_flag) {
                std::string::npos);
     BOOST_TEST(parse({"--max-body", "1TB"}).error().find("unknown unit") != std::string::npos);
     BOOST_TEST(parse({"--send-queue", "0"}).error().find("--send-queue") != std::string::npos);
+    BOOST_TEST(parse({"--history-size", "some"}).error().find("--history-size") !=
+               std::string::npos);
+    // Past what the clock and Beast's parser can hold: refused, not wrapped around.
+    BOOST_TEST(parse({"--http-timeout", "9999999999"}).error().find("at most 365 days") !=
+               std::string::npos);
+    BOOST_TEST(parse({"--max-header-size", "4096M"}).error().find("at most 1MiB") !=
+               std::string::npos);
     BOOST_TEST(parse({"--log-level", "loud"}).error().find("--log-level") != std::string::npos);
     BOOST_TEST(parse({"--no-such-flag"}).has_error());
 }
