@@ -80,9 +80,7 @@ awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& req
         if (!claims)
             co_return error_response(http::status::unauthorized, describe(claims.error()), version);
         grant.authenticated = std::move(*claims);
-        auto query =
-            request.target().substr(std::min(request.target().size(), request.target().find('?')));
-        if (query.find("v=1") != std::string_view::npos) grant.protocol = Protocol::json;
+        grant.protocol = upgrade_protocol(request.target());
     }
 
     if (context.hub.limits_connections()) {

@@ -182,6 +182,16 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
     return request;
 }
 
+Protocol upgrade_protocol(std::string_view target) {
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url) return Protocol::seed;
+    for (auto param : url->encoded_params()) {
+        if (!key_is(param.key, "v")) continue;
+        return param.has_value && key_is(param.value, "1") ? Protocol::json : Protocol::seed;
+    }
+    return Protocol::seed;
+}
+
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body) {
     auto object = parse_object(body, "body");
     if (!object) return object.error();

@@ -58,6 +58,10 @@ struct SendRequest {
 
 // GET /send?uid=U&message=M, from the request target (percent-decoding, '+' as space).
 boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target);
+
+// The protocol that an upgrade with a Bearer token asks for in its request target: JSON with
+// the parameter v=1 (the first v counts), the seed's otherwise.
+Protocol upgrade_protocol(std::string_view target);
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
 

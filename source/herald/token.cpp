@@ -236,7 +236,9 @@ boost::system::result<TokenClaims, TokenError> TokenVerifier::verify(
     if (const json::value* exp = payload->if_contains("exp")) {
         claims.exp = numeric_date(*exp);
         if (!claims.exp) return TokenError::malformed;
-        if (now_seconds > *claims.exp + leeway) return TokenError::expired;
+        // Written so that an exp near the largest number cannot overflow.
+        if (now_seconds - leeway > *claims.exp) return TokenError::expired;
+        claims.accepted_until = *claims.exp > INT64_MAX - leeway ? INT64_MAX : *claims.exp + leeway;
     }
     if (const json::value* nbf = payload->if_contains("nbf")) {
         auto not_before = numeric_date(*nbf);

@@ -24,6 +24,9 @@ struct TokenSettings {
 struct TokenClaims {
     std::string sub;                  // the uid
     std::optional<std::int64_t> exp;  // seconds since the epoch
+    // When the token stops being accepted: exp plus the leeway (seconds since the epoch), what
+    // a connection's expiry is held to, so that a token accepted at login is not held to less.
+    std::optional<std::int64_t> accepted_until;
 };
 
 // Why a token was refused; the text is a WebSocket close reason, and never echoes the token.

@@ -192,7 +192,7 @@ awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transp
     if (authenticated) {
         // The upgrade request carried a verified token: no login frame to wait for.
         login = Login{std::move(authenticated->sub), {}, protocol, std::nullopt};
-        token_expiry_ = authenticated->exp.value_or(0);
+        token_expiry_ = authenticated->accepted_until.value_or(0);
     } else {
         login = co_await read_login();
     }
@@ -318,7 +318,7 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::authenticate(Login 
     }
     login.uid = std::move(claims->sub);
     login.token.clear();  // a secret: it is not kept
-    token_expiry_ = claims->exp.value_or(0);
+    token_expiry_ = claims->accepted_until.value_or(0);
     co_return login;
 }
 
@@ -429,7 +429,7 @@ void WebSocketSession<Transport>::handle_command(std::string_view frame) {
     if (!claims) return context_.hub.close(connection_, token_refusal(claims.error()), true);
     if (claims->sub != connection_->uid())
         return context_.hub.close(connection_, refresh_for_another_sub, true);
-    connection_->set_token_expiry(claims->exp.value_or(0));
+    connection_->set_token_expiry(claims->accepted_until.value_or(0));
 }
 
 template <typename Transport>

@@ -127,6 +127,16 @@ BOOST_AUTO_TEST_CASE(send_query_allows_an_empty_message) {
     BOOST_TEST(request->message.as_string() == "");
 }
 
+BOOST_AUTO_TEST_CASE(an_upgrade_asks_for_the_json_protocol_with_exactly_v_1) {
+    BOOST_TEST((upgrade_protocol("/ws?v=1") == Protocol::json));
+    BOOST_TEST((upgrade_protocol("/ws?a=b&v=1") == Protocol::json));
+    BOOST_TEST((upgrade_protocol("/ws") == Protocol::seed));
+    BOOST_TEST((upgrade_protocol("/ws?v=10") == Protocol::seed));
+    BOOST_TEST((upgrade_protocol("/ws?nav=1") == Protocol::seed));
+    BOOST_TEST((upgrade_protocol("/ws?v") == Protocol::seed));
+    BOOST_TEST((upgrade_protocol("/ws?v=2&v=1") == Protocol::seed));  // the first v counts
+}
+
 BOOST_AUTO_TEST_CASE(send_body_takes_one_uid_or_a_list) {
     auto one = parse_send_body(R"({"uid":"a","message":"hi"})");
     BOOST_REQUIRE(one.has_value());

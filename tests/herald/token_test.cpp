@@ -51,6 +51,14 @@ BOOST_AUTO_TEST_CASE(time_claims_are_checked_with_a_small_leeway) {
                 TokenError::not_yet_valid));
     BOOST_TEST((refusal(v, sign_token(hs256(), {{"sub", "u"}, {"exp", "tomorrow"}}, secret)) ==
                 TokenError::malformed));
+    // A connection is held to the same leeway as the login: closed only once it has passed.
+    auto late = v.verify(sign_token(hs256(), {{"sub", "u"}, {"exp", now - 29}}, secret), now);
+    BOOST_REQUIRE(late.has_value());
+    BOOST_TEST(*late->accepted_until == now + 1);
+    // The largest exp there is: accepted, and no overflow on the way.
+    auto forever = v.verify(sign_token(hs256(), {{"sub", "u"}, {"exp", INT64_MAX}}, secret), now);
+    BOOST_REQUIRE(forever.has_value());
+    BOOST_TEST(*forever->accepted_until == INT64_MAX);
 }
 
 BOOST_AUTO_TEST_CASE(audience_and_issuer_are_checked_when_configured) {
