@@ -168,9 +168,15 @@ BOOST_AUTO_TEST_CASE(a_bearer_header_on_the_upgrade_logs_in_without_a_login_fram
 BOOST_AUTO_TEST_CASE(an_expired_token_closes_its_connection_unless_refreshed) {
     TestServer server(with_tokens());
     run([&]() -> awaitable<void> {
-        // Both tokens expire in about a second; one connection refreshes first.
-        auto refreshed = co_await logged_in(server.endpoint(), token_for("fresh", 1s));
-        auto lapsing = co_await logged_in(server.endpoint(), token_for("stale", 1s));
+        // Both tokens end in about a second: their exp passed 29 s ago, and a connection has
+        // the login's 30 s of leeway. One connection refreshes first.
+        auto ending = [](std::string_view uid) {
+            return mint_hs256_token(secret, uid, 1s, seconds_since_epoch() - 30);
+        };
+        std::string fresh_token = ending("fresh");
+        std::string stale_token = ending("stale");
+        auto refreshed = co_await logged_in(server.endpoint(), fresh_token);
+        auto lapsing = co_await logged_in(server.endpoint(), stale_token);
         std::string refresh =
             json::serialize(json::object{{"type", "refresh"}, {"token", token_for("fresh", 1h)}});
         co_await refreshed.send(refresh);
