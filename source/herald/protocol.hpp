@@ -62,6 +62,7 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
 // The protocol that an upgrade with a Bearer token asks for in its request target: JSON with
 // the parameter v=1 (the first v counts), the seed's otherwise.
 Protocol upgrade_protocol(std::string_view target);
+
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
 
