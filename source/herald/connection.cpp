@@ -22,6 +22,7 @@ Connection::Connection(asio::any_io_executor executor, std::uint64_t id, Login l
       last_heard_(Clock::now().time_since_epoch().count()) {}
 
 Connection::Enqueued Connection::enqueue(DeliveryPtr message) {
+    if (message->seq <= last_queued_seq_) return Enqueued::passed;
     std::size_t size = message->size(protocol_);
     // Only the hub adds to these counters, so checking and then adding cannot overshoot; the
     // writer only ever lowers them.
@@ -30,8 +31,11 @@ Connection::Enqueued Connection::enqueue(DeliveryPtr message) {
         return outbox_.is_open() ? Enqueued::full : Enqueued::closed;
     queued_messages_.fetch_add(1, std::memory_order_relaxed);
     queued_bytes_.fetch_add(size, std::memory_order_relaxed);
-    if (outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::message, std::move(message)}))
+    std::uint64_t seq = message->seq;
+    if (outbox_.try_send(error_code{}, Outgoing{Outgoing::Kind::message, std::move(message)})) {
+        last_queued_seq_ = seq;
         return Enqueued::yes;
+    }
     queued_messages_.fetch_sub(1, std::memory_order_relaxed);
     queued_bytes_.fetch_sub(size, std::memory_order_relaxed);
     // The channel refused: it is closed (by the hub earlier, or by the connection's end), or

@@ -2,36 +2,21 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <string_view>
+#include <string>
 #include <tuple>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/experimental/basic_concurrent_channel.hpp>
 
+#include "herald/close_reason.hpp"
+#include "herald/message.hpp"
 #include "herald/net.hpp"
 #include "herald/outbox_queue.hpp"
 #include "herald/protocol.hpp"
 
 namespace herald {
-
-using Clock = std::chrono::steady_clock;
-
-// Why the server closes a connection: its WebSocket close code and reason.
-struct CloseReason {
-    std::uint16_t code;
-    std::string_view reason;
-};
-
-namespace close_reasons {
-inline constexpr CloseReason shutdown{1001, "server shutting down"};
-inline constexpr CloseReason slow_consumer{1008, "slow consumer"};
-inline constexpr CloseReason pong_timeout{1008, "pong timeout"};
-inline constexpr CloseReason token_expired{1008, "token expired"};
-inline constexpr CloseReason inbound_rate{1008, "inbound rate limit exceeded"};
-}  // namespace close_reasons
 
 // What the writer coroutine sends next.
 struct Outgoing {
@@ -47,6 +32,10 @@ struct OutboxLimits {
 
 // A registered WebSocket connection as the hub sees it: who it is, its bounded outbox, and when
 // its peer was last heard from.
+//
+// The verbs: the server *closes* a connection (a close frame with a reason from the close table,
+// after what is queued or instead of it), *aborts* one that does not finish closing (drops the
+// socket), and a connection *ends* when its peer has gone.
 //
 // Threading: the hub is the only producer and calls the producer functions from its strand; the
 // connection's writer is the only consumer, on the connection's strand. The outbox is a
@@ -64,9 +53,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     // Producer side.
 
-    enum class Enqueued { yes, full, closed };
-    // Queues `message` unless that would go past the outbox limits (`full`: the caller must
-    // close this connection as a slow consumer) or the connection is ending (`closed`).
+    enum class Enqueued { yes, passed, full, closed };
+    // Queues `message` unless its seq is one this connection has already queued (`passed`: a
+    // replay and the live messages may overlap while a client resumes, and it must get each
+    // message once), that would go past the outbox limits (`full`: the caller must close this
+    // connection as a slow consumer), or the connection is ending (`closed`).
     Enqueued enqueue(DeliveryPtr message);
     // Queues a ping unless one is queued and not yet sent, or the outbox is full (it is about
     // to be closed anyway).
@@ -90,7 +81,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // The connection is over from its own side (the peer left): the outbox takes no more, and a
     // writer waiting on it wakes up.
     void end() { outbox_.close(); }
-    CloseReason close_reason() const { return *close_reason_.load(std::memory_order_acquire); }
+    const CloseReason& close_reason() const {
+        return *close_reason_.load(std::memory_order_acquire);
+    }
 
     // `socket` is what abort() closes; attached and detached on the connection's strand, by the
     // coroutine that owns the socket.
@@ -112,6 +105,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     std::int64_t token_expiry() const { return token_expiry_.load(std::memory_order_relaxed); }
 
+    // The keep-alive's bookkeeping of this connection (see keep_alive.hpp), kept here rather than
+    // in a node of its own: every connection has one. The hub's strand only.
+    struct KeepAliveSlot {
+        Connection* connection;
+        Clock::time_point next_ping;
+        Clock::time_point ping_sent;  // time_point{} when no ping awaits an answer
+        std::size_t walk_index = 0;   // its place in the keep-alive's walk
+    };
+    KeepAliveSlot& keep_alive_slot() { return keep_alive_slot_; }
+
   private:
     using Outbox =
         asio::experimental::basic_concurrent_channel<asio::any_io_executor, OutboxChannelTraits<>,
@@ -130,6 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<const CloseReason*> close_reason_{&close_reasons::shutdown};
     std::atomic<Clock::rep> last_heard_;
     std::atomic<std::int64_t> token_expiry_{0};
+    std::uint64_t last_queued_seq_ = 0;  // the producer's (the hub's strand)
+    KeepAliveSlot keep_alive_slot_{this, {}, {}, 0};
     tcp::socket* socket_ = nullptr;  // the connection's strand only
 };
 

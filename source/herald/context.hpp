@@ -4,16 +4,21 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "herald/access.hpp"
+#include "herald/admission.hpp"
 #include "herald/config.hpp"
-#include "herald/connection.hpp"
+#include "herald/engine.hpp"
 #include "herald/hub.hpp"
+#include "herald/metrics.hpp"
 
 namespace herald {
 
 struct Context {
     const Config& config;
     const Access& access;
+    Admission& admission;
     Hub& hub;
+    Engine& engine;
+    Metrics& metrics;
     Clock::time_point started_at;
     boost::asio::ssl::context* tls = nullptr;  // every connection speaks TLS when set
 };

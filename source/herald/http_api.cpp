@@ -35,6 +35,15 @@ Response unauthorized(unsigned version) {
     return response;
 }
 
+// The engine could not serve the request (a cluster's Redis is unreachable): nothing was
+// published, and the client should try again shortly.
+Response unavailable(unsigned version) {
+    Response response = error_response(http::status::service_unavailable,
+                                       "temporarily unavailable, try again", version);
+    response.set(http::field::retry_after, "1");
+    return response;
+}
+
 std::string_view path_of(std::string_view target) {
     return target.substr(0, target.find('?'));
 }
@@ -61,8 +70,10 @@ awaitable<Response> send(const Request& request, Context& context) {
     bool one_user = parsed->uids.size() == 1 && !parsed->listed;
     std::vector<std::string> uids;  // a list is answered with each uid's seq
     if (!one_user) uids = parsed->uids;
-    PublishResult published =
-        co_await context.hub.publish(std::move(parsed->uids), make_message(parsed->message));
+    auto outcome =
+        co_await context.engine.publish(std::move(parsed->uids), make_message(parsed->message));
+    if (!outcome) co_return unavailable(request.version());
+    const Published& published = *outcome;
     if (one_user) {
         co_return Response(http::status::ok,
                            delivered_with_seq(published.delivered, published.seqs.front()),
@@ -76,21 +87,24 @@ awaitable<Response> send(const Request& request, Context& context) {
 }
 
 awaitable<Response> stats(const Request& request, Context& context) {
-    HubStats stats = co_await context.hub.stats();
+    HubStats hub = co_await context.hub.stats();
+    EngineStats engine = co_await context.engine.stats();
+    const Metrics& metrics = context.metrics;
     auto uptime =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - context.started_at);
-    co_return json_response(http::status::ok,
-                            {{"connections", stats.connections},
-                             {"users", stats.users},
-                             {"messages_published", stats.messages_published},
-                             {"messages_delivered", stats.messages_delivered},
-                             {"slow_consumer_disconnects", stats.slow_consumer_disconnects},
-                             {"streams", stats.streams},
-                             {"history_streams", stats.history_streams},
-                             {"history_messages", stats.history_messages},
-                             {"history_bytes", stats.history_bytes},
-                             {"uptime_seconds", uptime.count()}},
-                            request.version());
+    co_return json_response(
+        http::status::ok,
+        {{"connections", hub.connections},
+         {"users", hub.users},
+         {"messages_published", metrics.messages_published.read()},
+         {"messages_delivered", metrics.messages_delivered.read()},
+         {"slow_consumer_disconnects", metrics.closes.read(close_reasons::slow_consumer)},
+         {"streams", engine.streams},
+         {"history_streams", engine.history_streams},
+         {"history_messages", engine.history_messages},
+         {"history_bytes", engine.history_bytes},
+         {"uptime_seconds", uptime.count()}},
+        request.version());
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ bool expects_continue(const Request& head) {
 
 // What an upgrade request earned by passing its checks.
 struct UpgradeGrant {
-    bool admitted = false;
+    Admission::Ticket ticket;
     std::optional<TokenClaims> authenticated;
     Protocol protocol = Protocol::seed;
 };
@@ -83,19 +83,15 @@ awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& req
         grant.protocol = upgrade_protocol(request.target());
     }
 
-    if (context.hub.limits_connections()) {
-        switch (co_await context.hub.admit(remote.address())) {
-            case Admission::server_full:
-                co_return error_response(http::status::service_unavailable,
-                                         "server is at its connection limit", version);
-            case Admission::address_full:
-                co_return error_response(http::status::too_many_requests,
-                                         "too many connections from this address", version);
-            case Admission::admitted:
-                grant.admitted = true;
-                break;
-        }
+    auto admitted = co_await context.admission.admit(remote.address());
+    if (!admitted) {
+        if (admitted.error() == Refusal::server_full)
+            co_return error_response(http::status::service_unavailable,
+                                     "server is at its connection limit", version);
+        co_return error_response(http::status::too_many_requests,
+                                 "too many connections from this address", version);
     }
+    grant.ticket = std::move(*admitted);
     co_return grant;
 }
 
@@ -250,8 +246,8 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             // request's fields around. Braced `new` because clang 14 (the fuzz build) has no
             // make_unique for aggregates.
             co_return std::unique_ptr<Upgrade<Transport>>(new Upgrade<Transport>{
-                transport_for_websocket(stream), std::move(request), remote, grant.admitted,
-                std::move(grant.authenticated), grant.protocol});
+                transport_for_websocket(stream), std::move(request), remote,
+                std::move(grant.ticket), std::move(grant.authenticated), grant.protocol});
         }
 
         if (!error && expects_continue(parser.get())) {

@@ -1,6 +1,8 @@
 // Namespace aliases and the completion token every coroutine in Herald uses.
 #pragma once
 
+#include <chrono>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,6 +15,9 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 using boost::system::error_code;
+
+using Clock = std::chrono::steady_clock;
+using Duration = std::chrono::milliseconds;
 
 // I/O completes as a tuple whose first element is the error: expected failures (a peer that
 // resets, a timeout) are values to branch on, and exceptions stay reserved for bugs.

@@ -1,9 +1,5 @@
 #include "herald/protocol.hpp"
 
-#include <algorithm>
-
-#include <charconv>
-
 #include <unordered_set>
 
 #include <boost/beast/websocket/detail/utf8_checker.hpp>
@@ -78,41 +74,45 @@ bool is_valid_utf8(std::string_view text) {
     return boost::beast::websocket::detail::check_utf8(text.data(), text.size());
 }
 
-std::optional<std::string_view> uid_error(std::string_view uid) {
-    if (uid.empty()) return "uid is empty";
-    if (uid.size() > max_uid_size) return "uid is longer than 128 bytes";
+const CloseReason* uid_refusal(std::string_view uid) {
+    if (uid.empty()) return &close_reasons::uid_empty;
+    if (uid.size() > max_uid_size) return &close_reasons::uid_too_long;
     for (unsigned char c : uid)
-        if (c < 0x20 || c == 0x7f) return "uid has control characters";
-    if (!is_valid_utf8(uid)) return "uid is not valid UTF-8";
+        if (c < 0x20 || c == 0x7f) return &close_reasons::uid_control;
+    if (!is_valid_utf8(uid)) return &close_reasons::uid_not_utf8;
+    return nullptr;
+}
+
+std::optional<std::string_view> uid_error(std::string_view uid) {
+    if (const CloseReason* refusal = uid_refusal(uid)) return refusal->reason;
     return std::nullopt;
 }
 
 boost::system::result<Login, LoginError> parse_login(std::string_view frame) {
     boost::system::error_code error;
     json::value value = json::parse(frame, error);
-    if (error) return LoginError("login is not valid JSON");
+    if (error) return &close_reasons::login_not_json;
     const json::object* login = value.if_object();
-    if (login == nullptr) return LoginError("login must be a JSON object");
+    if (login == nullptr) return &close_reasons::login_not_object;
 
     Login result;
     if (const json::value* version = login->if_contains("v")) {
         if (!version->is_int64() || version->as_int64() != 1)
-            return LoginError("unsupported protocol version");
+            return &close_reasons::unsupported_version;
         result.protocol = Protocol::json;
     }
     if (const json::value* since = login->if_contains("since")) {
-        if (result.protocol != Protocol::json)
-            return LoginError("since needs the JSON protocol (\"v\":1)");
+        if (result.protocol != Protocol::json) return &close_reasons::since_needs_json;
         const json::object* position = since->if_object();
         const json::value* seq = position ? position->if_contains("seq") : nullptr;
         if (seq == nullptr || !(seq->is_uint64() || (seq->is_int64() && seq->as_int64() >= 0)))
-            return LoginError("since needs a seq");
+            return &close_reasons::since_needs_seq;
         Since wanted;
         wanted.seq =
             seq->is_uint64() ? seq->as_uint64() : static_cast<std::uint64_t>(seq->as_int64());
         if (const json::value* epoch = position->if_contains("epoch")) {
             if (!epoch->is_string() || epoch->as_string().size() > 64)
-                return LoginError("since epoch must be a string");
+                return &close_reasons::since_epoch_not_string;
             wanted.epoch.emplace(epoch->as_string());
         }
         result.since = std::move(wanted);
@@ -120,17 +120,17 @@ boost::system::result<Login, LoginError> parse_login(std::string_view frame) {
     if (const json::value* token = login->if_contains("token")) {
         if (!token->is_string() || token->as_string().empty() ||
             token->as_string().size() > max_token_size)
-            return LoginError("token must be a non-empty string");
+            return &close_reasons::token_not_string;
         result.token.assign(token->as_string());
     }
     const json::value* uid = login->if_contains("uid");
     if (uid == nullptr) {
-        if (result.token.empty()) return LoginError("uid is missing");
+        if (result.token.empty()) return &close_reasons::uid_missing;
         return result;
     }
-    if (!uid->is_string()) return LoginError("uid must be a string");
+    if (!uid->is_string()) return &close_reasons::uid_not_string;
     std::string_view text = uid->as_string();
-    if (auto problem = uid_error(text)) return LoginError(*problem);
+    if (const CloseReason* refusal = uid_refusal(text)) return refusal;
     result.uid.assign(text);
     return result;
 }
@@ -222,33 +222,6 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
     if (message == nullptr) return std::string("message is missing");
     request.message = std::move(*message);
     return request;
-}
-
-MessageBodyPtr make_message(const json::value& message) {
-    auto body = std::make_shared<MessageBody>();
-    body->data_json = json::serialize(message);
-    if (const json::string* text = message.if_string())
-        body->text.assign(text->data(), text->size());
-    else
-        body->text = body->data_json;
-    return body;
-}
-
-EnvelopeHead::EnvelopeHead(std::uint64_t seq, std::int64_t time_ms) {
-    char* out = bytes_.data();
-    char* end = bytes_.data() + bytes_.size();
-    auto append = [&](std::string_view text) { out = std::copy(text.begin(), text.end(), out); };
-    append(R"({"type":"message","seq":)");
-    out = std::to_chars(out, end, seq).ptr;
-    append(R"(,"time":)");
-    out = std::to_chars(out, end, time_ms).ptr;
-    append(R"(,"data":)");
-    size_ = static_cast<std::uint8_t>(out - bytes_.data());
-}
-
-DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t time_ms) {
-    return std::make_shared<const Delivery>(
-        Delivery{seq, time_ms, EnvelopeHead(seq, time_ms), std::move(body)});
 }
 
 std::string welcome_frame(std::string_view uid, const StreamPosition& position) {

@@ -1,11 +1,10 @@
 // Herald's wire formats, as pure functions without sockets: the login frame, the publish
-// requests, and the frames clients receive. Everything here parses untrusted input.
+// requests, and the frames clients receive. Everything here parses untrusted input; the domain
+// types it produces are in message.hpp.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,19 +13,12 @@
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
+#include "herald/close_reason.hpp"
+#include "herald/message.hpp"
+
 namespace herald {
 
 inline constexpr std::size_t max_uid_size = 128;
-
-// How a connection receives messages: the seed's raw text frames, or JSON envelopes.
-enum class Protocol : std::uint8_t { seed, json };
-
-// Where a resuming client left its stream: the messages after `seq` are wanted. Without an
-// epoch, everything the server still keeps after `seq` (seq 0: all of it).
-struct Since {
-    std::optional<std::string> epoch;
-    std::uint64_t seq = 0;
-};
 
 struct Login {
     std::string uid;    // empty when the login carries a token instead
@@ -37,15 +29,17 @@ struct Login {
 
 inline constexpr std::size_t max_token_size = 8 * 1024;
 
-// The reason a login is refused; it becomes the WebSocket close reason, so it stays short.
-using LoginError = std::string_view;
+// The reason a login is refused: its entry of the close table.
+using LoginError = const CloseReason*;
 
 // Parses the first frame of a connection: {"uid":"123"}, {"token":"<jwt>"}, either with "v":1.
 // Unknown members are ignored, so later protocol versions can add to the login. Whether a
 // token is required, and what it says, is the session's business.
 boost::system::result<Login, LoginError> parse_login(std::string_view frame);
 
-// Why `uid` cannot name a user (empty, too long, control characters, not UTF-8), or nothing.
+// Why `uid` cannot name a user (empty, too long, control characters, not UTF-8), or nothing: as
+// the close table's entry for a login, and as its text for an HTTP answer.
+const CloseReason* uid_refusal(std::string_view uid);
 std::optional<std::string_view> uid_error(std::string_view uid);
 
 // A publish: the message for each listed user. Duplicate uids are dropped, so each user
@@ -65,59 +59,6 @@ Protocol upgrade_protocol(std::string_view target);
 
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
-
-// The content of one publish, immutable once built and shared by every user and connection it
-// goes to: never copied per recipient.
-struct MessageBody {
-    std::string text;       // what a seed-protocol connection receives: a string as is, else JSON
-    std::string data_json;  // the message as JSON text: the "data" of a JSON-protocol envelope
-};
-using MessageBodyPtr = std::shared_ptr<const MessageBody>;
-
-MessageBodyPtr make_message(const boost::json::value& message);
-
-// One message in one user's stream: its number there, its time, and the shared body. Kept in the
-// stream's history and shared by the user's connections. A JSON-protocol connection sends
-// `envelope_head`, the body's data_json and `envelope_tail` as one frame, so the body is not
-// copied into each user's envelope.
-// `{"type":"message","seq":17,"time":...,"data":`, held inline rather than in a std::string: a
-// Delivery is made for every user of every publish, and this makes it one allocation, not two.
-class EnvelopeHead {
-  public:
-    EnvelopeHead() = default;
-    EnvelopeHead(std::uint64_t seq, std::int64_t time_ms);
-
-    std::string_view view() const { return {bytes_.data(), size_}; }
-    std::size_t size() const { return size_; }
-
-  private:
-    // The longest: 24 + 20 digits of seq + 8 + 20 characters of time + 8.
-    std::array<char, 80> bytes_{};
-    std::uint8_t size_ = 0;
-};
-
-struct Delivery {
-    std::uint64_t seq = 0;
-    std::int64_t time_ms = 0;
-    EnvelopeHead envelope_head;
-    MessageBodyPtr body;
-
-    std::size_t size(Protocol protocol) const {
-        return protocol == Protocol::seed ? body->text.size()
-                                          : envelope_head.size() + body->data_json.size() + 1;
-    }
-};
-using DeliveryPtr = std::shared_ptr<const Delivery>;
-inline constexpr std::string_view envelope_tail = "}";
-
-DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t time_ms);
-
-// Where a JSON-protocol connection starts in its stream, told in its welcome.
-struct StreamPosition {
-    std::string epoch;              // changes whenever the stream's history could have been lost
-    std::uint64_t seq = 0;          // the last message of the stream so far
-    std::optional<bool> recovered;  // for a resuming login: whether every missed message follows
-};
 
 // {"type":"welcome","uid":"...","epoch":"...","seq":N[,"recovered":b]}: sent to a JSON-protocol
 // connection once it is registered, before any message.

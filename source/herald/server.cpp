@@ -4,24 +4,12 @@
 
 #include <stdexcept>
 
+#include "herald/local_engine.hpp"
 #include "herald/log.hpp"
 #include "herald/tls.hpp"
 
 namespace herald {
 namespace {
-
-HubOptions hub_options(const Config& config) {
-    HubOptions options;
-    options.ping_interval = config.ping_interval;
-    options.pong_timeout = config.pong_timeout;
-    options.close_timeout = config.close_timeout;
-    options.max_connections = config.max_connections;
-    options.max_connections_per_address = config.max_connections_per_ip;
-    options.history_size = config.history_size;
-    options.history_ttl = config.history_ttl;
-    options.history_max_bytes = config.history_max_bytes;
-    return options;
-}
 
 Access make_access(const Config& config) {
     auto access = Access::create(config);
@@ -56,8 +44,10 @@ Server::Server(Config config)
       tls_(config_.tls_cert.empty() ? nullptr
                                     : make_tls_context(config_.tls_cert, config_.tls_key)),
       io_context_(concurrency_hint(config_.threads)),
-      hub_(io_context_.get_executor(), hub_options(config_)),
-      context_{config_, access_, hub_, Clock::now(), tls_.get()},
+      admission_(io_context_.get_executor(), admission_limits(config_)),
+      hub_(io_context_.get_executor(), keep_alive_settings(config_), metrics_),
+      engine_(std::make_unique<LocalEngine>(hub_, history_limits(config_), metrics_)),
+      context_{config_, access_, admission_, hub_, *engine_, metrics_, Clock::now(), tls_.get()},
       listener_(io_context_, context_) {}
 
 Server::~Server() {
@@ -80,6 +70,7 @@ tcp::endpoint Server::start() {
             "unauthenticated",
             {{"note", "no token key and no API key: anyone may log in as any uid and publish"}});
     hub_.start();
+    engine_->start();
     listener_.start();
     running_threads_ = config_.threads;
     for (unsigned i = 0; i < config_.threads; ++i) {
@@ -98,6 +89,7 @@ void Server::stop() {
     log_info("shutdown", {{"timeout_ms", config_.shutdown_timeout.count()}});
     listener_.stop();
     hub_.close_all();
+    engine_->stop();
     watchdog_ = std::thread([this] { watch_shutdown(); });
 }
 

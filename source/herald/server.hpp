@@ -10,10 +10,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include "herald/access.hpp"
+#include "herald/admission.hpp"
 #include "herald/config.hpp"
 #include "herald/context.hpp"
+#include "herald/engine.hpp"
 #include "herald/hub.hpp"
 #include "herald/listener.hpp"
+#include "herald/metrics.hpp"
 #include "herald/net.hpp"
 
 namespace herald {
@@ -45,9 +48,12 @@ class Server {
     Config config_;
     Access access_;
     std::unique_ptr<asio::ssl::context> tls_;  // null without --tls-cert
+    Metrics metrics_;
     // Declared before everything that holds one of its strands, so that it is destroyed last.
     asio::io_context io_context_;
+    Admission admission_;
     Hub hub_;
+    std::unique_ptr<Engine> engine_;
     Context context_;
     Listener listener_;
     std::vector<std::thread> threads_;

@@ -14,6 +14,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "herald/close_reason.hpp"
 #include "herald/protocol.hpp"
 
 namespace herald {
@@ -149,26 +150,10 @@ bool audience_matches(const json::value& aud, std::string_view expected) {
 
 }  // namespace
 
+// The texts are the close table's: a refused token closes a login with the same words that an
+// upgrade's 401 answers with.
 std::string_view describe(TokenError error) {
-    switch (error) {
-        case TokenError::malformed:
-            return "malformed token";
-        case TokenError::unsupported_algorithm:
-            return "token algorithm not allowed";
-        case TokenError::bad_signature:
-            return "bad token signature";
-        case TokenError::expired:
-            return "token expired";
-        case TokenError::not_yet_valid:
-            return "token not yet valid";
-        case TokenError::wrong_audience:
-            return "wrong token audience";
-        case TokenError::wrong_issuer:
-            return "wrong token issuer";
-        case TokenError::no_sub:
-            return "token has no valid sub";
-    }
-    return "bad token";
+    return close_reasons::token_refusal(error).reason;
 }
 
 TokenVerifier::TokenVerifier(TokenSettings settings, std::shared_ptr<const Key> key)

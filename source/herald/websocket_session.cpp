@@ -24,27 +24,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-constexpr CloseReason login_timeout{1008, "login timeout"};
-constexpr CloseReason login_not_text{1008, "login must be a text frame"};
-constexpr CloseReason token_required{1008, "token required"};
-constexpr CloseReason uid_missing{1008, "uid is missing"};
-constexpr CloseReason refresh_for_another_sub{1008, "refresh token is for another sub"};
-
-// The close for a refused token; static, since a connection's close reason outlives the call.
-const CloseReason& token_refusal(TokenError error) {
-    static const CloseReason reasons[] = {
-        {1008, describe(TokenError::malformed)},
-        {1008, describe(TokenError::unsupported_algorithm)},
-        {1008, describe(TokenError::bad_signature)},
-        {1008, describe(TokenError::expired)},
-        {1008, describe(TokenError::not_yet_valid)},
-        {1008, describe(TokenError::wrong_audience)},
-        {1008, describe(TokenError::wrong_issuer)},
-        {1008, describe(TokenError::no_sub)},
-    };
-    return reasons[static_cast<std::size_t>(error)];
-}
-
 // A token bucket for the frames a client sends: `rate` a second, in bursts of twice that.
 class InboundLimit {
   public:
@@ -66,7 +45,7 @@ class InboundLimit {
     Clock::time_point last_;
 };
 
-websocket::close_reason close_frame(CloseReason reason) {
+websocket::close_reason close_frame(const CloseReason& reason) {
     return websocket::close_reason(static_cast<websocket::close_code>(reason.code),
                                    beast::string_view(reason.reason.data(), reason.reason.size()));
 }
@@ -126,8 +105,10 @@ class WebSocketSession {
     // Sends a message or a ping from the outbox.
     awaitable<error_code> write(Outgoing outgoing, Protocol protocol);
     awaitable<void> read_loop();
-    awaitable<void> close(CloseReason reason);
-    void start_close(CloseReason reason);
+    awaitable<void> close(const CloseReason& reason);
+    // Closes a login that is refused, and counts it.
+    awaitable<void> refuse(const CloseReason& reason);
+    void start_close(const CloseReason& reason);
     awaitable<void> close_finished();
     std::string end_reason() const;
 
@@ -137,8 +118,8 @@ class WebSocketSession {
     std::shared_ptr<StopSignal> stop_;
     Context& context_;
     std::shared_ptr<Connection> connection_;
-    std::optional<CloseReason> closed_with_;  // set once this side sends a close frame
-    error_code error_;                        // the first I/O error that ended the connection
+    const CloseReason* closed_with_ = nullptr;  // set once this side sends a close frame
+    error_code error_;                          // the first I/O error that ended the connection
     bool reader_done_ = false;
     bool close_pending_ = false;     // start_close()'s close has not completed yet
     std::int64_t token_expiry_ = 0;  // of the login token, until the Connection holds it
@@ -213,9 +194,11 @@ awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transp
             connection->touch();  // pongs count as signs of life
         });
 
-    JoinResult joined = co_await context_.hub.join(connection_, std::move(since));
-    if (!joined.joined) {
-        co_await close(close_reasons::shutdown);  // the hub is shutting down
+    auto joined = co_await context_.engine.join(connection_, std::move(since));
+    if (!joined || !joined->joined) {
+        // The engine cannot serve it now (a cluster without its Redis), or the server is
+        // shutting down.
+        co_await close(joined ? close_reasons::shutdown : close_reasons::try_again_later);
         connection_->detach();
         co_return false;
     }
@@ -228,7 +211,7 @@ awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transp
     if (protocol == Protocol::json) {
         // Sent only now that the hub has the connection: whatever is published after the client
         // sees its welcome reaches it.
-        std::string welcome = welcome_frame(connection_->uid(), joined.position);
+        std::string welcome = welcome_frame(connection_->uid(), joined->position);
         auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
         if (error) {
             error_ = error;
@@ -270,12 +253,14 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::read_login() {
     error_code error;
     {
         auto on_stop = stop_->on_stop([this] {
-            start_close(stop_->stop_requested() ? close_reasons::shutdown : login_timeout);
+            start_close(stop_->stop_requested() ? close_reasons::shutdown
+                                                : close_reasons::login_timeout);
         });
         std::tie(error, std::ignore) = co_await ws_.async_read(buffer, use_nothrow);
     }
     timer_.cancel();
     if (closed_with_) {  // the deadline or shutdown came first
+        context_.metrics.logins_refused.add(*closed_with_);
         co_await close_finished();
         co_return std::nullopt;
     }
@@ -284,13 +269,13 @@ awaitable<std::optional<Login>> WebSocketSession<Transport>::read_login() {
         co_return std::nullopt;
     }
     if (!ws_.got_text()) {
-        co_await close(login_not_text);
+        co_await refuse(close_reasons::login_not_text);
         co_return std::nullopt;
     }
     auto login = parse_login(
         std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
     if (!login) {
-        co_await close(CloseReason{1008, login.error()});
+        co_await refuse(*login.error());
         co_return std::nullopt;
     }
     co_return co_await authenticate(std::move(*login));
@@ -302,18 +287,18 @@ template <typename Transport>
 awaitable<std::optional<Login>> WebSocketSession<Transport>::authenticate(Login login) {
     if (!context_.access.tokens_required()) {
         if (login.uid.empty()) {
-            co_await close(uid_missing);
+            co_await refuse(close_reasons::uid_missing);
             co_return std::nullopt;
         }
         co_return login;
     }
     if (login.token.empty()) {
-        co_await close(token_required);
+        co_await refuse(close_reasons::token_required);
         co_return std::nullopt;
     }
     auto claims = context_.access.verify_token(login.token);
     if (!claims) {
-        co_await close(token_refusal(claims.error()));
+        co_await refuse(close_reasons::token_refusal(claims.error()));
         co_return std::nullopt;
     }
     login.uid = std::move(claims->sub);
@@ -426,16 +411,23 @@ void WebSocketSession<Transport>::handle_command(std::string_view frame) {
     auto parsed = parse_command(frame);
     if (!parsed || parsed->kind != Command::Kind::refresh) return;  // unknown commands are ignored
     auto claims = context_.access.verify_token(parsed->token);
-    if (!claims) return context_.hub.close(connection_, token_refusal(claims.error()), true);
+    if (!claims)
+        return context_.hub.close(connection_, close_reasons::token_refusal(claims.error()), true);
     if (claims->sub != connection_->uid())
-        return context_.hub.close(connection_, refresh_for_another_sub, true);
+        return context_.hub.close(connection_, close_reasons::refresh_for_another_sub, true);
     connection_->set_token_expiry(claims->accepted_until.value_or(0));
 }
 
 template <typename Transport>
-awaitable<void> WebSocketSession<Transport>::close(CloseReason reason) {
-    closed_with_ = reason;
+awaitable<void> WebSocketSession<Transport>::close(const CloseReason& reason) {
+    closed_with_ = &reason;
     co_await ws_.async_close(close_frame(reason), use_nothrow);
+}
+
+template <typename Transport>
+awaitable<void> WebSocketSession<Transport>::refuse(const CloseReason& reason) {
+    context_.metrics.logins_refused.add(reason);
+    co_await close(reason);
 }
 
 // Sends a close without waiting for the handshake to end: for a read that is pending, which
@@ -454,8 +446,8 @@ struct WebSocketSession<Transport>::CloseDone {
 };
 
 template <typename Transport>
-void WebSocketSession<Transport>::start_close(CloseReason reason) {
-    closed_with_ = reason;
+void WebSocketSession<Transport>::start_close(const CloseReason& reason) {
+    closed_with_ = &reason;
     close_pending_ = true;
     ws_.async_close(close_frame(reason), CloseDone{this});
 }
@@ -482,7 +474,8 @@ template <typename Transport>
 awaitable<void> run_session(std::unique_ptr<Upgrade<Transport>> upgrade, std::uint64_t id,
                             std::shared_ptr<StopSignal> stop, Context& context) {
     const tcp::endpoint remote = upgrade->remote;
-    const bool admitted = upgrade->admitted;
+    // Its place under the connection limits goes back when this frame ends, whatever the path.
+    const Admission::Ticket ticket = std::move(upgrade->ticket);
     {
         WebSocketSession<Transport> session(std::move(upgrade->transport), id, remote,
                                             std::move(stop), context);
@@ -497,7 +490,6 @@ awaitable<void> run_session(std::unique_ptr<Upgrade<Transport>> upgrade, std::ui
             session.finish();
         }
     }
-    if (admitted) context.hub.release(remote.address());
 }
 
 }  // namespace

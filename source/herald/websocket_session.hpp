@@ -4,11 +4,12 @@
 #include <cstdint>
 #include <memory>
 
+#include <optional>
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include <optional>
-
+#include "herald/admission.hpp"
 #include "herald/context.hpp"
 #include "herald/net.hpp"
 #include "herald/protocol.hpp"
@@ -25,7 +26,7 @@ struct Upgrade {
     Transport transport;
     boost::beast::http::request<boost::beast::http::string_body> request;
     tcp::endpoint remote;
-    bool admitted = false;  // counted against the connection limits: release it at the end
+    Admission::Ticket ticket;  // its place under the connection limits, for its whole life
     // Logged in by an `Authorization: Bearer` token on the upgrade request, in the protocol its
     // URL asked for (/ws?v=1): such a connection sends no login frame.
     std::optional<TokenClaims> authenticated;

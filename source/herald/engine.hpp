@@ -1,0 +1,71 @@
+// The engine: the seam between the HTTP API and WebSocket sessions above, and streams below.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "herald/connection.hpp"
+#include "herald/message.hpp"
+#include "herald/net.hpp"
+
+namespace herald {
+
+// What a publish did: the connections it was queued to, and its seq in each user's stream (in
+// the order of the uids; 0 for a user whose stream is not kept).
+struct Published {
+    std::size_t delivered = 0;
+    std::vector<std::uint64_t> seqs;
+};
+
+// What a join did: whether the connection is registered, and where it starts in its stream.
+struct Joined {
+    bool joined = false;  // false once the server is shutting down
+    StreamPosition position;
+};
+
+struct EngineStats {
+    std::size_t streams = 0;  // users connected, with history, or seen within the history TTL
+    std::size_t history_streams = 0;
+    std::size_t history_messages = 0;
+    std::size_t history_bytes = 0;
+};
+
+// Where messages get their place in their users' streams and reach every connection of those
+// users, wherever they are: on this node alone (LocalEngine), or across a cluster. Everything
+// above it (the HTTP API, the WebSocket sessions) is the same for every engine.
+//
+// An engine's operations fail only when what it stands on (a cluster's Redis) cannot serve: the
+// caller says so (503, close 1013) rather than answer as if all were well.
+class Engine {
+  public:
+    virtual ~Engine() = default;
+
+    // Starts the engine's own upkeep (expiry, links to other nodes), and stops it at shutdown,
+    // so that the io_context can run out of work.
+    virtual void start() = 0;
+    virtual void stop() = 0;
+
+    // Numbers the message in each user's stream, keeps it in their history, and gets it to every
+    // connection of each of `uids`.
+    virtual awaitable<boost::system::result<Published>> publish(std::vector<std::string> uids,
+                                                                MessageBodyPtr body) = 0;
+
+    // Registers `connection` with the hub (its user's first connection on this node is when the
+    // engine starts to follow the user's stream here) and resumes it: queues what it missed since
+    // `since`, before any live message, each message once. Completes once the registration is
+    // in effect, so that whatever is published after that reaches the connection. The
+    // connection leaves through Hub::leave; its user's last one going is the engine's moment to
+    // stop following the stream here.
+    virtual awaitable<boost::system::result<Joined>> join(std::shared_ptr<Connection> connection,
+                                                          std::optional<Since> since) = 0;
+
+    virtual awaitable<EngineStats> stats() = 0;
+};
+
+}  // namespace herald

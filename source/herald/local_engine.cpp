@@ -1,0 +1,115 @@
+#include "herald/local_engine.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+
+namespace herald {
+namespace {
+
+// Expired history is looked for a few times per TTL and at most once a second, so that a
+// message is forgotten at most a quarter of the TTL late.
+Duration expiry_interval_for(const HistoryLimits& limits) {
+    return std::clamp(limits.ttl / 4, Duration(10), Duration(1000));
+}
+
+}  // namespace
+
+LocalEngine::LocalEngine(Hub& hub, HistoryLimits limits, Metrics& metrics)
+    : hub_(hub),
+      metrics_(metrics),
+      expiry_interval_(expiry_interval_for(limits)),
+      history_(limits),
+      expiry_timer_(hub.strand()) {
+    hub_.set_observer(*this);
+}
+
+void LocalEngine::start() {
+    asio::post(hub_.strand(), [this] { schedule_expiry(); });
+}
+
+void LocalEngine::stop() {
+    asio::post(hub_.strand(), [this] {
+        stopped_ = true;
+        expiry_timer_.cancel();
+    });
+}
+
+void LocalEngine::schedule_expiry() {
+    if (stopped_) return;
+    expiry_timer_.expires_after(expiry_interval_);
+    expiry_timer_.async_wait([this](error_code error) {
+        if (error) return;
+        history_.expire(Clock::now());
+        schedule_expiry();
+    });
+}
+
+awaitable<boost::system::result<Published>> LocalEngine::publish(std::vector<std::string> uids,
+                                                                 MessageBodyPtr body) {
+    return ask(hub_.strand(), [this, uids = std::move(uids), body = std::move(body)] {
+        return boost::system::result<Published>(deliver(uids, body));
+    });
+}
+
+Published LocalEngine::deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body) {
+    Published published;
+    published.seqs.reserve(uids.size());
+    auto now = Clock::now();
+    std::int64_t time_ms = wall_clock_ms();
+    for (const auto& uid : uids) {
+        DeliveryPtr delivery = history_.append(uid, body, now, time_ms);
+        // Without a stream (history off, user unknown) there is nobody to deliver to either: a
+        // connected user's stream is pinned.
+        published.seqs.push_back(delivery ? delivery->seq : 0);
+        if (delivery) published.delivered += hub_.fan_out(uid, delivery);
+    }
+    metrics_.messages_published.add(uids.size());
+    metrics_.messages_delivered.add(published.delivered);
+    return published;
+}
+
+awaitable<boost::system::result<Joined>> LocalEngine::join(std::shared_ptr<Connection> connection,
+                                                           std::optional<Since> since) {
+    return ask(hub_.strand(), [this, connection = std::move(connection), since = std::move(since)] {
+        return boost::system::result<Joined>(add(connection, since));
+    });
+}
+
+Joined LocalEngine::add(const std::shared_ptr<Connection>& connection,
+                        const std::optional<Since>& since) {
+    Joined joined;
+    if (!hub_.add(connection)) return joined;  // shutting down
+    joined.joined = true;
+    // The replay is queued in the step that registers the connection: every message published
+    // before it is in the history, every one after reaches the connection live.
+    Replay replay = history_.replay(connection->uid(), since, Clock::now());
+    joined.position = std::move(replay.position);
+    for (DeliveryPtr& message : replay.messages) {
+        if (connection->enqueue(std::move(message)) == Connection::Enqueued::full) {
+            // More than its outbox takes: what fits is sent before the close, so that it comes
+            // back and resumes from where it got to. Without the flush it would get nothing, and
+            // come back for the same replay again and again.
+            hub_.close(connection, close_reasons::slow_consumer, true);
+            break;
+        }
+    }
+    return joined;
+}
+
+void LocalEngine::on_first_connection(const std::string& uid) {
+    history_.pin(uid, Clock::now());
+}
+
+void LocalEngine::on_last_connection_gone(const std::string& uid) {
+    history_.unpin(uid, Clock::now());
+}
+
+awaitable<EngineStats> LocalEngine::stats() {
+    return ask(hub_.strand(), [this] {
+        HistoryStats history = history_.stats();
+        return EngineStats{history.streams, history.holding, history.messages, history.bytes};
+    });
+}
+
+}  // namespace herald

@@ -1,0 +1,45 @@
+// The engine of a single node: streams and history in this process.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "herald/engine.hpp"
+#include "herald/history.hpp"
+#include "herald/hub.hpp"
+#include "herald/metrics.hpp"
+
+namespace herald {
+
+// Runs on the hub's strand, so that numbering a message, keeping it and queueing it to the
+// connections are one step, and so are registering a connection and queueing its replay: nothing
+// published falls between the history and the live messages, and nothing comes twice.
+class LocalEngine final : public Engine, private HubObserver {
+  public:
+    LocalEngine(Hub& hub, HistoryLimits limits, Metrics& metrics);
+
+    void start() override;
+    void stop() override;
+    awaitable<boost::system::result<Published>> publish(std::vector<std::string> uids,
+                                                        MessageBodyPtr body) override;
+    awaitable<boost::system::result<Joined>> join(std::shared_ptr<Connection> connection,
+                                                  std::optional<Since> since) override;
+    awaitable<EngineStats> stats() override;
+
+  private:
+    // The steps, on the hub's strand.
+    Published deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body);
+    Joined add(const std::shared_ptr<Connection>& connection, const std::optional<Since>& since);
+    void on_first_connection(const std::string& uid) override;
+    void on_last_connection_gone(const std::string& uid) override;
+    void schedule_expiry();
+
+    Hub& hub_;
+    Metrics& metrics_;
+    Duration expiry_interval_;
+    // The hub's strand only.
+    History history_;
+    asio::steady_timer expiry_timer_;
+    bool stopped_ = false;
+};
+
+}  // namespace herald

@@ -1,0 +1,84 @@
+// Herald's domain types: a message, its delivery as one numbered entry of a user's stream, and a
+// position in a stream. Built by the server from input already checked; nothing here parses.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/fwd.hpp>
+
+namespace herald {
+
+// How a connection receives messages: the seed's raw text frames, or JSON envelopes.
+enum class Protocol : std::uint8_t { seed, json };
+
+// Where a resuming client left its stream: the messages after `seq` are wanted. Without an
+// epoch, everything the server still keeps after `seq` (seq 0: all of it).
+struct Since {
+    std::optional<std::string> epoch;
+    std::uint64_t seq = 0;
+};
+
+// The content of one publish, immutable once built and shared by every user and connection it
+// goes to: never copied per recipient.
+struct MessageBody {
+    std::string text;       // what a seed-protocol connection receives: a string as is, else JSON
+    std::string data_json;  // the message as JSON text: the "data" of a JSON-protocol envelope
+};
+using MessageBodyPtr = std::shared_ptr<const MessageBody>;
+
+// A string is delivered as is, anything else as its JSON text.
+MessageBodyPtr make_message(const boost::json::value& message);
+
+// `{"type":"message","seq":17,"time":...,"data":`, held inline rather than in a std::string: a
+// Delivery is made for every user of every publish, and this makes it one allocation, not two.
+class EnvelopeHead {
+  public:
+    EnvelopeHead() = default;
+    EnvelopeHead(std::uint64_t seq, std::int64_t time_ms);
+
+    std::string_view view() const { return {bytes_.data(), size_}; }
+    std::size_t size() const { return size_; }
+
+  private:
+    // The longest: 24 + 20 digits of seq + 8 + 20 characters of time + 8.
+    std::array<char, 80> bytes_{};
+    std::uint8_t size_ = 0;
+};
+
+// One message in one user's stream: its number there, its time, and the shared body. Kept in the
+// stream's history and shared by the user's connections. A JSON-protocol connection sends
+// `envelope_head`, the body's data_json and `envelope_tail` as one frame, so the body is not
+// copied into each user's envelope.
+struct Delivery {
+    std::uint64_t seq = 0;
+    std::int64_t time_ms = 0;
+    EnvelopeHead envelope_head;
+    MessageBodyPtr body;
+
+    std::size_t size(Protocol protocol) const {
+        return protocol == Protocol::seed ? body->text.size()
+                                          : envelope_head.size() + body->data_json.size() + 1;
+    }
+};
+using DeliveryPtr = std::shared_ptr<const Delivery>;
+inline constexpr std::string_view envelope_tail = "}";
+
+DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t time_ms);
+
+// Where a JSON-protocol connection starts in its stream, told in its welcome.
+struct StreamPosition {
+    std::string epoch;              // changes whenever the stream's history could have been lost
+    std::uint64_t seq = 0;          // the last message of the stream so far
+    std::optional<bool> recovered;  // for a resuming login: whether every missed message follows
+};
+
+// Milliseconds since 1970: the time a message carries.
+std::int64_t wall_clock_ms();
+
+}  // namespace herald
