@@ -35,7 +35,7 @@ void log_failure(std::uint64_t id, std::exception_ptr failure) {
 }  // namespace
 
 // Completions of a connection's two phases, on its strand. Named types rather than lambda
-// temporaries (see the g++ 12 notes in the design doc).
+// temporaries (g++ 12 destroys some capturing lambda temporaries twice around coroutines).
 struct Listener::WebSocketDone {
     Listener* listener;
     std::uint64_t id;

@@ -16,7 +16,9 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "herald/inbound_limit.hpp"
 #include "herald/log.hpp"
+#include "herald/reader_join.hpp"
 
 namespace herald {
 namespace beast = boost::beast;
@@ -24,27 +26,6 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 
 namespace {
-
-// A token bucket for the frames a client sends: `rate` a second, in bursts of twice that.
-class InboundLimit {
-  public:
-    explicit InboundLimit(unsigned rate) : rate_(rate), tokens_(2.0 * rate), last_(Clock::now()) {}
-
-    bool allow() {
-        auto now = Clock::now();
-        double elapsed = std::chrono::duration<double>(now - last_).count();
-        last_ = now;
-        tokens_ = std::min(2.0 * rate_, tokens_ + elapsed * rate_);
-        if (tokens_ < 1.0) return false;
-        tokens_ -= 1.0;
-        return true;
-    }
-
-  private:
-    double rate_;
-    double tokens_;
-    Clock::time_point last_;
-};
 
 websocket::close_reason close_frame(const CloseReason& reason) {
     return websocket::close_reason(static_cast<websocket::close_code>(reason.code),
@@ -73,87 +54,6 @@ awaitable<error_code> accept(WebSocket& ws, http::request<http::string_body> upg
     auto [error] = co_await ws.async_accept(upgrade, use_nothrow);
     co_return error;
 }
-
-// The reader, run beside the writer as a coroutine of its own, and the writer's wait for its end:
-// the reader uses the session's stream, so the session must not go before it.
-//
-// Why not one parallel group (`read_loop() || write_loop()`), which would say the same in a
-// line: with 10,000 idle connections its extra coroutine frames and shared state cost 1.7 KiB per
-// connection (8.86 KiB against 7.16), a quarter of all an idle connection holds. Why not a timer
-// as the event: one is 120 bytes. The wait is the writer's completion handler parked in a small
-// shared state, which the reader's completion holds: never the session.
-class ReaderJoin {
-  public:
-    ReaderJoin() : state_(std::make_shared<State>()) {}
-
-    // Starts `reader` on `executor`. When it ends, `connection` ends (its outbox takes no more,
-    // which wakes a writer waiting for a message) and wait() completes; a failure, a bug, is
-    // logged.
-    void spawn(asio::any_io_executor executor, awaitable<void> reader,
-               std::shared_ptr<Connection> connection) {
-        asio::co_spawn(executor, std::move(reader), Done{state_, std::move(connection)});
-    }
-
-    bool done() const { return state_->done; }
-
-    // Completes once the reader has ended. Not a coroutine: it hands back the operation itself.
-    awaitable<void> wait() {
-        return asio::async_initiate<const asio::use_awaitable_t<>, void()>(Park{state_},
-                                                                           asio::use_awaitable);
-    }
-
-  private:
-    // The writer's coroutine, parked until the reader ends; resumed through its own executor,
-    // never inside the reader's completion.
-    struct Waiter {
-        virtual ~Waiter() = default;
-        virtual void resume() = 0;
-    };
-    template <typename Handler>
-    struct WaiterFor final : Waiter {
-        explicit WaiterFor(Handler handler) : handler(std::move(handler)) {}
-        void resume() override {
-            auto executor = asio::get_associated_executor(handler);
-            asio::post(executor, std::move(handler));
-        }
-        Handler handler;
-    };
-    struct State {
-        bool done = false;
-        std::unique_ptr<Waiter> waiter;
-    };
-    // Named types rather than lambda temporaries (see the g++ 12 notes in the design doc).
-    struct Done {
-        std::shared_ptr<State> state;
-        std::shared_ptr<Connection> connection;
-
-        void operator()(std::exception_ptr failure) const {
-            if (failure) {
-                try {
-                    std::rethrow_exception(failure);
-                } catch (const std::exception& error) {
-                    log_error("reader_failed",
-                              {{"conn", connection->id()}, {"error", error.what()}});
-                }
-            }
-            state->done = true;
-            connection->end();
-            if (auto waiter = std::move(state->waiter)) waiter->resume();
-        }
-    };
-    struct Park {
-        std::shared_ptr<State> state;
-
-        template <typename Handler>
-        void operator()(Handler handler) const {
-            auto waiter = std::make_unique<WaiterFor<Handler>>(std::move(handler));
-            if (state->done) return waiter->resume();
-            state->waiter = std::move(waiter);
-        }
-    };
-
-    std::shared_ptr<State> state_;
-};
 
 // What opening a connection needs and serving it does not, in open()'s frame, which goes before
 // serving starts: a timer (the login deadline; then an event that a login cut short awaits,
