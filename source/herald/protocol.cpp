@@ -251,10 +251,12 @@ DeliveryPtr make_delivery(MessageBodyPtr body, std::uint64_t seq, std::int64_t t
         Delivery{seq, time_ms, EnvelopeHead(seq, time_ms), std::move(body)});
 }
 
-std::string welcome_frame(std::string_view uid, const StreamPosition& position) {
+std::string welcome_frame(std::string_view uid, const StreamPosition& position,
+                          std::int64_t ping_interval_ms) {
     json::object welcome{
         {"type", "welcome"}, {"uid", uid}, {"epoch", position.epoch}, {"seq", position.seq}};
     if (position.recovered) welcome["recovered"] = *position.recovered;
+    welcome["ping_interval_ms"] = ping_interval_ms;
     return json::serialize(welcome);
 }
 
