@@ -394,6 +394,33 @@ describe('heartbeat', () => {
   });
 });
 
+describe('server side of the heartbeat', () => {
+  test('the welcome says the ping interval; JSON-protocol connections get ping frames, seed ones never', async (t) => {
+    const server = await startHerald(['--ping-interval', '100ms']);
+    t.after(() => server.stop());
+    const open = (login) =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(server.ws);
+        const frames = [];
+        let pings = 0;
+        socket.on('open', () => socket.send(JSON.stringify(login)));
+        socket.on('message', (data) => frames.push(String(data)));
+        socket.on('ping', () => ++pings >= 3 && resolve({ socket, frames }));
+        socket.on('error', reject);
+        setTimeout(() => reject(new Error('fewer than 3 pings in 3 s')), 3000);
+      });
+    const [seed, json] = await Promise.all([open({ uid: 'seed' }), open({ uid: 'json', v: 1 })]);
+    seed.socket.close();
+    json.socket.close();
+    assert.deepEqual(seed.frames, []);
+    const welcome = JSON.parse(json.frames[0]);
+    assert.equal(welcome.type, 'welcome');
+    assert.equal(welcome.ping_interval_ms, 100);
+    assert.ok(json.frames.slice(1).length >= 2);
+    assert.ok(json.frames.slice(1).every((frame) => frame === '{"type":"ping"}'));
+  });
+});
+
 describe('close table', () => {
   test('the decisions of the issue', () => {
     for (const reason of ['slow consumer', 'pong timeout', 'server shutting down', 'stream reset', 'try again later'])
