@@ -126,7 +126,8 @@ export class HeraldClient {
     this._seq = undefined;
     this._since = undefined; // the position the current login resumes from
     this._timers = { reconnect: null, connect: null, heartbeat: null, refresh: null };
-    this._heartbeat = 0;
+    this._heartbeat = 0; // ms of silence that end a connection: two ping intervals
+    this._heardAt = 0;
     this._refreshFailures = 0;
     this._onOnline = () => this._online();
   }
@@ -343,10 +344,20 @@ export class HeraldClient {
 
   // --- heartbeat and token refresh ---------------------------------------------------------
 
-  // Any frame is a sign of life; two ping intervals without one is a dead connection.
+  // Any frame is a sign of life; two ping intervals without one is a dead connection. One timer
+  // per connection, not one per frame: when it fires early (frames came since it was armed), it
+  // waits for the rest of the time since the last one.
   _feedHeartbeat(generation) {
-    if (this._heartbeat > 0)
-      this._arm('heartbeat', this._heartbeat, () => this._fail(generation, heartbeatTimeout));
+    this._heardAt = Date.now();
+    if (this._heartbeat > 0 && this._timers.heartbeat === null) this._watchHeartbeat(generation, this._heartbeat);
+  }
+
+  _watchHeartbeat(generation, delay) {
+    this._arm('heartbeat', delay, () => {
+      const silent = Date.now() - this._heardAt;
+      if (silent >= this._heartbeat) return this._fail(generation, heartbeatTimeout);
+      this._watchHeartbeat(generation, this._heartbeat - silent);
+    });
   }
 
   // Asks getToken() for a fresh token before the current one expires, and sends it as a refresh

@@ -44,7 +44,7 @@ after(async () => {
 // and CSP violations; the test's end asserts there were none. Made before the test's server, so
 // that it closes first (a test's after hooks run in order) and never sees the server go.
 async function newPage(t) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 860 } });
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
   context.setDefaultTimeout(10000);
   const page = await context.newPage();
   const problems = [];
@@ -151,7 +151,7 @@ describe('browser', () => {
 
     await page.waitForFunction(() => !document.querySelector('tr.fresh'));
     mkdirSync(screenshots, { recursive: true });
-    await page.screenshot({ path: path.join(screenshots, 'demo.png') });
+    await page.screenshot({ path: path.join(screenshots, 'demo.png'), fullPage: true });
   });
 
   test('a client in a page keeps every message, in order and once, through server-side cuts during a burst', async (t) => {
