@@ -123,8 +123,7 @@ void Response::set(std::string_view name, std::string_view value) {
 void Response::render(std::string& text) const {
     char length[24];
     auto length_end =
-        std::to_chars(std::begin(length), std::end(length), body_.size() + static_body_.size())
-            .ptr;
+        std::to_chars(std::begin(length), std::end(length), body_.size() + static_body_.size()).ptr;
     std::string_view reason = http::obsolete_reason(status_);
     std::string_view connection;
     if (version_ >= 11 && !keep_alive_) connection = "Connection: close\r\n";

@@ -22,8 +22,10 @@ bool etag_matches(std::string_view header, std::string_view etag) {
     while (!header.empty()) {
         auto comma = header.find(',');
         std::string_view tag = header.substr(0, comma);
-        while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
-        while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+        while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t'))
+            tag.remove_prefix(1);
+        while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t'))
+            tag.remove_suffix(1);
         if (tag.starts_with("W/")) tag.remove_prefix(2);  // weak comparison, as for a GET
         if (tag == etag) return true;
         if (comma == std::string_view::npos) break;
