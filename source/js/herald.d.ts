@@ -40,6 +40,8 @@ export interface HeraldClientOptions {
 export type State = 'disconnected' | 'connecting' | 'connected';
 
 export interface Welcome {
+  /** Who the server logged in: the uid, or the token's sub. */
+  uid: string;
   epoch: string;
   /** The last seq of the stream when this connection joined. */
   seq: number;

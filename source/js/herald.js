@@ -256,7 +256,7 @@ export class HeraldClient {
     this._feedHeartbeat(generation);
     this._scheduleRefresh(generation);
     this._setState('connected');
-    this._emit('welcome', { epoch: welcome.epoch, seq: welcome.seq, recovered });
+    this._emit('welcome', { uid: welcome.uid, epoch: welcome.epoch, seq: welcome.seq, recovered });
   }
 
   _message(frame) {

@@ -78,8 +78,10 @@ function start(credentials, label) {
       $('state').dataset.state = state;
       $('disconnect').disabled = state === 'disconnected';
     }),
-    client.on('welcome', ({ epoch, seq, recovered }) => {
+    client.on('welcome', ({ uid, epoch, seq, recovered }) => {
       log(`welcome: epoch ${epoch}, stream at seq ${seq}, recovered: ${recovered}`, 'welcome');
+      $('who').textContent = uid;
+      if (!$('to').value) $('to').value = uid;
       showPosition();
     }),
     client.on('message', (message) => {
