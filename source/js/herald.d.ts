@@ -60,7 +60,8 @@ export interface Message<Data = unknown> {
 
 export interface Disconnected {
   /** The close code: the server's (1001, 1008, ...), 1006 for a network failure, or the client's
-   *  own: 1000 disconnect(), 4000 heartbeat timeout, 4001 connect timeout, 4002 getToken failed. */
+   *  own: 1000 disconnect(), 4000 heartbeat timeout, 4001 connect timeout, 4002 getToken failed,
+   *  4003 the WebSocket implementation refused the URL. */
   code: number;
   reason: string;
   /** Whether the client comes back by itself. */

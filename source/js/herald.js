@@ -85,6 +85,7 @@ export function tokenExpiry(token) {
 const heartbeatTimeout = { code: 4000, reason: 'heartbeat timeout' };
 const connectTimeout = { code: 4001, reason: 'connect timeout' };
 const tokenFailed = { code: 4002, reason: 'getToken failed' };
+const unusableUrl = { code: 4003, reason: 'cannot open a WebSocket' };
 const clientDisconnect = { code: 1000, reason: 'client disconnect' };
 
 const defaults = {
@@ -188,8 +189,9 @@ export class HeraldClient {
     try {
       socket = new this._WebSocket(this.url);
     } catch (error) {
+      // A URL the implementation refuses (SyntaxError, SecurityError): no retry will do better.
       this._emit('error', { type: 'transport', error });
-      return this._fail(generation, { code: 1006, reason: '' });
+      return this._stop(unusableUrl);
     }
     this._socket = socket;
     socket.onopen = () => {

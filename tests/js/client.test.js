@@ -465,6 +465,19 @@ describe('close table', () => {
     }
   });
 
+  test('a URL that WebSocket refuses stops the client at once', async () => {
+    const client = new HeraldClient('not a url', { uid: 'x' }, { WebSocket });
+    const events = record(client);
+    client.connect();
+    assert.equal(client.state, 'disconnected');
+    assert.equal(events.find(([name]) => name === 'error')[1].type, 'transport');
+    assert.deepEqual(events.find(([name]) => name === 'disconnected')[1], {
+      code: 4003,
+      reason: 'cannot open a WebSocket',
+      reconnect: false,
+    });
+  });
+
   test('a bad uid is refused for good; an unknown close (1009) comes back', async (t) => {
     const server = await startHerald(['--max-message-size', '1KiB']);
     t.after(() => server.stop());
