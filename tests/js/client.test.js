@@ -235,6 +235,21 @@ describe('resume', () => {
 
 const secret = 'a test secret of some length';
 
+test('since {seq: 0} lets a first login get what was published before it', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  await publish(server, 'late', 'job done');
+  await publish(server, 'late', { job: 7 });
+  const client = new HeraldClient(server.ws, { uid: 'late' }, { WebSocket, since: { seq: 0 } });
+  const events = record(client);
+  const welcomed = nextEvent(client, 'welcome');
+  client.connect();
+  t.after(() => client.disconnect());
+  assert.equal((await welcomed).recovered, true);
+  await until(client, ['message'], () => seqs(events).length === 2, 10000, 'the two kept messages');
+  assert.deepEqual(messages(events).map((m) => m.data), ['job done', { job: 7 }]);
+});
+
 describe('tokens', () => {
   test('getToken is called again before exp, and the fresh token goes as a refresh on the same connection', async (t) => {
     const server = await startHerald(['--token-secret', secret]);
