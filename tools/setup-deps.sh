@@ -3,6 +3,9 @@
 #
 # Boost comes from the versioned 1.81 packages: Debian's default Boost (1.74) has no Boost.JSON,
 # and the unversioned libboost-*-dev meta packages would remove 1.81, so they are never named here.
+# chromium is Debian's own build, for the browser tests of tests/browser (playwright-core drives
+# it; nothing downloads a browser). Node and npm are not installed here: tools/test.sh js uses
+# them when they are on the PATH.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
@@ -15,6 +18,7 @@ packages=(
   libboost-url1.81-dev
   libboost-program-options1.81-dev
   libboost-test1.81-dev
+  chromium
 )
 
 missing=()

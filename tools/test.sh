@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: under the release, asan (Address + UB + Leak
-# sanitizers) and tsan (ThreadSanitizer) presets, then every fuzz target for 30 s.
+# sanitizers) and tsan (ThreadSanitizer) presets, the JavaScript and browser tests against the
+# release server, then every fuzz target for 30 s.
 #
 #   tools/test.sh                # everything
-#   tools/test.sh release        # one preset (release, asan, tsan), or `fuzz`
+#   tools/test.sh release        # one preset (release, asan, tsan), or `js`, or `fuzz`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup-deps.sh
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(release asan tsan fuzz)
+[ ${#steps[@]} -gt 0 ] || steps=(release js asan tsan fuzz)
 for step in "${steps[@]}"; do
+  if [ "$step" = js ]; then
+    tools/test-js.sh
+    continue
+  fi
   if [ "$step" = fuzz ]; then
     tools/fuzz.sh
     continue

@@ -93,7 +93,8 @@ po::options_description describe_options() {
         ("tls-cert", optional_text("FILE"), "PEM certificate chain: the port then serves https:// and wss:// only")
         ("tls-key", optional_text("FILE"), "PEM private key of --tls-cert")
         ("allowed-origin", list("ORIGIN"),
-         "Origin allowed to open a WebSocket (repeatable; exact, or *.example.com); default: any");
+         "Origin allowed to open a WebSocket (repeatable; exact, or *.example.com); default: any")
+        ("no-web", "serve no web pages: neither /demo nor /js/herald.js");
     // clang-format on
     return options;
 }
@@ -341,6 +342,7 @@ boost::system::result<CommandLine, std::string> parse_command_line(int argc,
     }
     if (values.count("allowed-origin"))
         config.allowed_origins = values["allowed-origin"].as<std::vector<std::string>>();
+    config.web = values.count("no-web") == 0;
     return result;
 }
 

@@ -62,6 +62,8 @@ struct Config {
     std::string tls_cert;  // PEM certificate chain; with tls_key, the port speaks only TLS
     std::string tls_key;
 
+    bool web = true;  // serve /demo and /js/herald.js (--no-web turns them off)
+
     bool tokens_required() const { return !token_secret.empty() || !token_public_key_pem.empty(); }
 };
 

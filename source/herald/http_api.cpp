@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "herald/protocol.hpp"
+#include "herald/web.hpp"
 
 namespace herald {
 namespace json = boost::json;
@@ -112,8 +113,22 @@ awaitable<Response> stats(const Request& request, Context& context) {
 Response::Response(http::status status, std::string json_body, unsigned version)
     : status_(status), version_(version), keep_alive_(version >= 11), body_(std::move(json_body)) {}
 
+Response Response::static_content(http::status status, std::string_view content_type,
+                                  std::string_view cache_control, std::string_view body,
+                                  unsigned version) {
+    Response response(status, {}, version);
+    response.content_type_ = content_type;
+    response.cache_control_ = cache_control;
+    response.static_body_ = body;
+    return response;
+}
+
 void Response::set(http::field field, std::string_view value) {
-    extra_headers_ += http::to_string(field);
+    set(http::to_string(field), value);
+}
+
+void Response::set(std::string_view name, std::string_view value) {
+    extra_headers_ += name;
     extra_headers_ += ": ";
     extra_headers_ += value;
     extra_headers_ += "\r\n";
@@ -121,26 +136,27 @@ void Response::set(http::field field, std::string_view value) {
 
 void Response::render(std::string& text) const {
     char length[24];
-    auto length_end = std::to_chars(std::begin(length), std::end(length), body_.size()).ptr;
+    auto length_end =
+        std::to_chars(std::begin(length), std::end(length), body_.size() + static_body_.size()).ptr;
     std::string_view reason = http::obsolete_reason(status_);
     std::string_view connection;
     if (version_ >= 11 && !keep_alive_) connection = "Connection: close\r\n";
     if (version_ < 11 && keep_alive_) connection = "Connection: keep-alive\r\n";
 
-    static constexpr std::string_view fixed_headers =
-        "Server: herald\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-        "Content-Length: ";
     text.clear();
-    text.reserve(64 + reason.size() + fixed_headers.size() + extra_headers_.size() +
-                 connection.size() + body_.size());
+    text.reserve(128 + reason.size() + content_type_.size() + cache_control_.size() +
+                 extra_headers_.size() + connection.size() + body_.size());
     text += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
     char status[4];
     std::to_chars(std::begin(status), std::end(status), result_int());
     text.append(status, 3);
     text += ' ';
     text += reason;
-    text += "\r\n";
-    text += fixed_headers;
+    text += "\r\nServer: herald\r\nContent-Type: ";
+    text += content_type_;
+    text += "\r\nCache-Control: ";
+    text += cache_control_;
+    text += "\r\nContent-Length: ";
     text.append(length, length_end);
     text += "\r\n";
     text += extra_headers_;
@@ -179,6 +195,8 @@ awaitable<Response> handle_request(Request request, Context& context) {
         response.set(http::field::upgrade, "websocket");
         co_return response;
     }
+    if (context.config.web)
+        if (auto page = web_response(request, path)) co_return std::move(*page);
     co_return error_response(http::status::not_found, "no such endpoint", request.version());
 }
 

@@ -26,19 +26,28 @@ class Response {
   public:
     // `version` is the request's HTTP version (10 or 11), which the answer repeats.
     Response(http::status status, std::string json_body, unsigned version);
+    // An answer whose body is static bytes (a web page embedded in the binary): not copied, but
+    // written after the rendered head. The content type, cache policy and body must outlive the
+    // answer: constants.
+    static Response static_content(http::status status, std::string_view content_type,
+                                   std::string_view cache_control, std::string_view body,
+                                   unsigned version);
 
     http::status result() const { return status_; }
     unsigned result_int() const { return static_cast<unsigned>(status_); }
     const std::string& body() const { return body_; }
     // Adds a header line; `value` must be plain header text (no CR or LF).
     void set(http::field field, std::string_view value);
+    void set(std::string_view name, std::string_view value);  // a header Beast has no field for
     // Whether the connection stays open after this answer; says so in the HTTP/1.0 or 1.1 way.
     void keep_alive(bool keep) { keep_alive_ = keep; }
     bool keep_alive() const { return keep_alive_; }
 
     // The whole message as it goes on the wire: status line, headers, blank line, body. Into
     // `text`, whose old content goes but whose capacity a connection reuses for every answer.
+    // A static body is not in `text`: static_body() follows it on the wire.
     void render(std::string& text) const;
+    std::string_view static_body() const { return static_body_; }
 
   private:
     http::status status_;
@@ -46,6 +55,9 @@ class Response {
     bool keep_alive_ = true;
     std::string extra_headers_;  // whole lines, each ending in CRLF
     std::string body_;
+    std::string_view content_type_ = "application/json";
+    std::string_view cache_control_ = "no-store";
+    std::string_view static_body_;
 };
 
 // Answers one HTTP request that is not a WebSocket upgrade. Every failure is an answer too:

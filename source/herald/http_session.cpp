@@ -1,5 +1,6 @@
 #include "herald/http_session.hpp"
 
+#include <array>
 #include <utility>
 #include <variant>
 
@@ -97,10 +98,13 @@ awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& req
 
 // Writes one answer, rendered into `text`: the connection's answer buffer, which must stay put
 // until the write is done, and whose capacity serves every answer of the connection.
+// A static body (an embedded web page) follows from where it is, uncopied.
 template <typename Stream>
 auto write_answer(Stream& stream, const Response& response, std::string& text) {
     response.render(text);
-    return asio::async_write(stream, asio::buffer(text), use_nothrow);
+    std::array<asio::const_buffer, 2> message{asio::buffer(text),
+                                              asio::buffer(response.static_body())};
+    return asio::async_write(stream, message, use_nothrow);
 }
 
 // The deadline of each request on a plain connection: past it, the socket is closed. One timer

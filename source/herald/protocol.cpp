@@ -224,10 +224,12 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
     return request;
 }
 
-std::string welcome_frame(std::string_view uid, const StreamPosition& position) {
+std::string welcome_frame(std::string_view uid, const StreamPosition& position,
+                          std::int64_t ping_interval_ms) {
     json::object welcome{
         {"type", "welcome"}, {"uid", uid}, {"epoch", position.epoch}, {"seq", position.seq}};
     if (position.recovered) welcome["recovered"] = *position.recovered;
+    welcome["ping_interval_ms"] = ping_interval_ms;
     return json::serialize(welcome);
 }
 

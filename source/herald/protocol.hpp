@@ -60,9 +60,12 @@ Protocol upgrade_protocol(std::string_view target);
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
 
-// {"type":"welcome","uid":"...","epoch":"...","seq":N[,"recovered":b]}: sent to a JSON-protocol
-// connection once it is registered, before any message.
-std::string welcome_frame(std::string_view uid, const StreamPosition& position);
+// {"type":"welcome","uid":"...","epoch":"...","seq":N[,"recovered":b],"ping_interval_ms":P}: sent
+// to a JSON-protocol connection once it is registered, before any message. P is the keep-alive
+// interval, at which the connection also gets `ping_frame` (a page cannot see WebSocket pings).
+std::string welcome_frame(std::string_view uid, const StreamPosition& position,
+                          std::int64_t ping_interval_ms);
+inline constexpr std::string_view ping_frame = R"({"type":"ping"})";
 
 // A command a JSON-protocol client sends after its login.
 struct Command {

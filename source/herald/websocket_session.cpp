@@ -176,7 +176,8 @@ awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transp
     if (protocol == Protocol::json) {
         // Sent only now that the hub has the connection: whatever is published after the client
         // sees its welcome reaches it.
-        std::string welcome = welcome_frame(connection_->uid(), joined->position);
+        std::string welcome =
+            welcome_frame(connection_->uid(), joined->position, config.ping_interval.count());
         auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
         if (error) {
             error_ = error;
@@ -315,7 +316,13 @@ awaitable<void> WebSocketSession<Transport>::serve() {
 template <typename Transport>
 awaitable<error_code> WebSocketSession<Transport>::write(Outgoing outgoing, Protocol protocol) {
     if (outgoing.kind == Outgoing::Kind::ping) {
-        auto [error] = co_await ws_.async_ping({}, use_nothrow);
+        error_code error;
+        std::tie(error) = co_await ws_.async_ping({}, use_nothrow);
+        // A page cannot see WebSocket pings: a JSON-protocol client gets one that it can see, to
+        // tell a dead connection by its silence. Seed-mode clients get only their messages.
+        if (!error && protocol == Protocol::json)
+            std::tie(error, std::ignore) =
+                co_await ws_.async_write(asio::buffer(ping_frame), use_nothrow);
         connection_->sent(outgoing);
         co_return error;
     }

@@ -116,6 +116,11 @@ BOOST_AUTO_TEST_CASE(help_is_recognised_and_lists_every_flag) {
         BOOST_TEST(text.find(flag) != std::string::npos, flag);
 }
 
+BOOST_AUTO_TEST_CASE(web_pages_are_on_unless_no_web) {
+    BOOST_TEST(parse({})->config.web);
+    BOOST_TEST(!parse({"--no-web"})->config.web);
+}
+
 BOOST_AUTO_TEST_CASE(durations_and_sizes_read_their_units) {
     BOOST_TEST((*parse_duration("15") == 15s));
     BOOST_TEST((*parse_duration("15ms") == 15ms));

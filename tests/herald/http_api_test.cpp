@@ -71,4 +71,27 @@ BOOST_AUTO_TEST_CASE(extra_headers_come_with_the_answer) {
     BOOST_TEST(parsed[http::field::content_length] == "18");  // {"error":"method"}
 }
 
+BOOST_AUTO_TEST_CASE(a_static_body_follows_the_head_uncopied) {
+    static constexpr std::string_view page = "<!doctype html><title>x</title>";
+    Response response = Response::static_content(http::status::ok, "text/html; charset=utf-8",
+                                                 "no-cache", page, 11);
+    response.set("X-Content-Type-Options", "nosniff");
+    BOOST_TEST(response.static_body().data() == page.data());  // the bytes themselves
+    std::string head;
+    response.render(head);
+    BOOST_TEST(head.find(page) == std::string::npos);
+    http::response_parser<http::string_body> parser;
+    parser.eager(true);
+    boost::beast::error_code error;
+    std::string wire = head + std::string(page);
+    parser.put(boost::asio::buffer(wire), error);
+    BOOST_REQUIRE(!error);
+    BOOST_REQUIRE(parser.is_done());
+    auto parsed = parser.release();
+    BOOST_TEST(parsed[http::field::content_type] == "text/html; charset=utf-8");
+    BOOST_TEST(parsed[http::field::cache_control] == "no-cache");
+    BOOST_TEST(parsed["X-Content-Type-Options"] == "nosniff");
+    BOOST_TEST(parsed.body() == page);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -211,11 +211,13 @@ BOOST_AUTO_TEST_CASE(the_envelope_holds_the_widest_seq_and_time) {
 }
 
 BOOST_AUTO_TEST_CASE(welcome_names_the_uid_and_the_stream_position) {
-    BOOST_TEST(json::parse(welcome_frame("u\"1", {"e1", 5, std::nullopt})) ==
-               json::parse(R"({"type":"welcome","uid":"u\"1","epoch":"e1","seq":5})"));
     BOOST_TEST(
-        json::parse(welcome_frame("u", {"e1", 5, false})) ==
-        json::parse(R"({"type":"welcome","uid":"u","epoch":"e1","seq":5,"recovered":false})"));
+        json::parse(welcome_frame("u\"1", {"e1", 5, std::nullopt}, 25000)) ==
+        json::parse(
+            R"({"type":"welcome","uid":"u\"1","epoch":"e1","seq":5,"ping_interval_ms":25000})"));
+    BOOST_TEST(json::parse(welcome_frame("u", {"e1", 5, false}, 100)) ==
+               json::parse(R"({"type":"welcome","uid":"u","epoch":"e1","seq":5,)"
+                           R"("recovered":false,"ping_interval_ms":100})"));
 }
 
 BOOST_AUTO_TEST_CASE(a_json_login_may_ask_to_resume) {
