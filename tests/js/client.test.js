@@ -454,11 +454,23 @@ describe('close table', () => {
 
   test("every reason in the README's close table has a decision", () => {
     const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('**Closes by the server:**'));
+    const table = readme.slice(readme.indexOf('**Closes by the server'));
     const rows = table.slice(0, table.indexOf('\n\n', table.indexOf('|---'))).split('\n').filter((l) => /^\| \d/.test(l));
     const reasons = rows.flatMap((row) => [...row.split('|')[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]));
     assert.ok(reasons.length > 20, `read ${reasons.length} reasons`);
     for (const reason of reasons) assert.ok(Object.hasOwn(closeDecisions, reason), `no decision for '${reason}'`);
+  });
+
+  test("the decisions are the server's close table's", () => {
+    // source/herald/close_reason.hpp is the one table; the client keeps the same contract.
+    const header = readFileSync(path.join(root, 'source/herald/close_reason.hpp'), 'utf8');
+    const entries = [...header.matchAll(/CloseReason \w+\{\s*(\d+),\s*"((?:[^"\\]|\\.)*)",\s*Comeback::(\w+)/g)];
+    assert.ok(entries.length > 20, `read ${entries.length} entries`);
+    const expected = { now: 'reconnect', with_new_token: 'refresh', never: 'stop' };
+    for (const [, , text, comeback] of entries) {
+      const reason = text.replace(/\\"/g, '"');
+      assert.equal(closeDecisions[reason], expected[comeback], reason);
+    }
   });
 
   test('a refused login does not come back', async (t) => {
