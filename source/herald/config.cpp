@@ -142,7 +142,6 @@ struct Flag {
     std::string_view value_name;  // empty: a boolean, where `--name` alone means true
     std::string_view help;
     bool repeatable = false;
-    bool secret = false;
     unsigned sources = anywhere;
     // Sets the flag's target from its values (exactly one, unless repeatable); the problem says
     // what is wrong with them, and the caller says where they came from.
@@ -161,7 +160,6 @@ Flag text_flag(std::string_view name, std::string_view value_name, Target<std::s
             value_name,
             help,
             false,
-            false,
             anywhere,
             [target](Config& config, const Values& values) -> Problem {
                 config.*target = values.front();
@@ -174,7 +172,6 @@ Flag text_flag(std::string_view name, std::string_view value_name, Target<std::s
 Flag secret_flag(std::string_view name, std::string_view value_name, Target<std::string> target,
                  std::string_view help, unsigned sources = anywhere) {
     Flag flag = text_flag(name, value_name, target, help);
-    flag.secret = true;
     flag.sources = sources;
     flag.value = [target](const Config& config) {
         return json::value((config.*target).empty() ? "" : "***");
@@ -189,7 +186,6 @@ Flag list_flag(std::string_view name, std::string_view value_name,
             value_name,
             help,
             true,
-            secret,
             anywhere,
             [target](Config& config, const Values& values) -> Problem {
                 for (const auto& value : values)
@@ -212,7 +208,6 @@ Flag number_flag(std::string_view name, Target<Number> target, Number min, Numbe
             "N",
             help,
             false,
-            false,
             anywhere,
             [target, min, max](Config& config, const Values& values) -> Problem {
                 auto number = parse_number<Number>(values.front(), min, max);
@@ -228,7 +223,6 @@ Flag duration_flag(std::string_view name, Target<Duration> target, std::string_v
         name,
         "TIME",
         help,
-        false,
         false,
         anywhere,
         [target](Config& config, const Values& values) -> Problem {
@@ -250,7 +244,6 @@ Flag size_flag(std::string_view name, Target<std::size_t> target, std::string_vi
             "SIZE",
             help,
             false,
-            false,
             anywhere,
             [target, largest](Config& config, const Values& values) -> Problem {
                 auto size = parse_size(values.front());
@@ -268,7 +261,6 @@ Flag boolean_flag(std::string_view name, Target<bool> target, std::string_view h
             "",
             help,
             false,
-            false,
             anywhere,
             [target](Config& config, const Values& values) -> Problem {
                 if (values.front() != "true" && values.front() != "false")
@@ -283,7 +275,6 @@ Flag log_level_flag() {
     return {"log-level",
             "LEVEL",
             "debug, info, warn or error",
-            false,
             false,
             anywhere,
             [](Config& config, const Values& values) -> Problem {
@@ -300,7 +291,6 @@ Flag log_format_flag() {
     return {"log-format",
             "FORMAT",
             "text (time level event key=value) or json (one JSON object a line)",
-            false,
             false,
             anywhere,
             [](Config& config, const Values& values) -> Problem {
