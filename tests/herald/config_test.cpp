@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -179,6 +181,69 @@ BOOST_AUTO_TEST_CASE(every_flag_also_comes_from_its_environment_variable) {
                boost::test_tools::per_element());
     // Only a repeatable flag's variable is a list: a secret may hold commas.
     BOOST_TEST(config.token_secret == "s,with,commas");
+}
+
+BOOST_AUTO_TEST_CASE(every_setting_has_its_variable_named_after_the_flag) {
+    // Each key check-config prints, set through HERALD_ + its upper snake case name to a value
+    // other than its default, comes back.
+    const std::map<std::string, std::string> values{{"address", "127.0.0.1"},
+                                                    {"port", "9001"},
+                                                    {"threads", "3"},
+                                                    {"log-level", "debug"},
+                                                    {"log-format", "json"},
+                                                    {"log-timestamps", "false"},
+                                                    {"login-timeout", "11s"},
+                                                    {"max-message-size", "2KiB"},
+                                                    {"max-inbound-rate", "21"},
+                                                    {"ping-interval", "26s"},
+                                                    {"pong-timeout", "12s"},
+                                                    {"close-timeout", "6s"},
+                                                    {"send-queue", "7"},
+                                                    {"send-queue-bytes", "3KiB"},
+                                                    {"max-connections", "8"},
+                                                    {"max-connections-per-ip", "9"},
+                                                    {"history-size", "10"},
+                                                    {"history-ttl", "7m"},
+                                                    {"history-max-bytes", "5MiB"},
+                                                    {"max-body", "4KiB"},
+                                                    {"max-header-size", "6KiB"},
+                                                    {"http-timeout", "31s"},
+                                                    {"shutdown-timeout", "4s"},
+                                                    {"token-secret", "s"},
+                                                    {"token-audience", "aud"},
+                                                    {"token-issuer", "iss"},
+                                                    {"api-key", "k1,k2"},
+                                                    {"allowed-origin", "https://a.example"},
+                                                    {"redis-password", "p"}};
+    auto described = boost::json::parse(describe_config(Config{})).as_object();
+    Environment environment;
+    for (const auto& [key, value] : described) {
+        // Files are left out: they would be read.
+        if (key == "config" || key == "token-public-key" || key == "tls-cert" || key == "tls-key")
+            continue;
+        BOOST_TEST_CONTEXT(key) {
+            BOOST_REQUIRE(values.count(key) == 1u);
+            std::string name = "HERALD_";
+            for (char c : std::string_view(key))
+                name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+            environment.emplace_back(name, values.at(key));
+        }
+    }
+    BOOST_TEST(environment.size() == values.size());
+    auto parsed = parse({}, environment);
+    BOOST_REQUIRE_MESSAGE(parsed.has_value(), parsed.error());
+    auto from_environment = boost::json::parse(describe_config(parsed->config)).as_object();
+    for (const auto& [key, text] : values) {
+        BOOST_TEST_CONTEXT(key) {
+            const auto& value = from_environment.at(key);
+            if (value.is_string())
+                BOOST_TEST((value.as_string() == text || value.as_string() == "***"));
+            else if (value.is_array())
+                BOOST_TEST(value.as_array().size() == (key == "api-key" ? 2u : 1u));
+            else
+                BOOST_TEST(boost::json::serialize(value) == text);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(flags_win_over_the_environment_which_wins_over_the_file) {
