@@ -10,10 +10,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "herald/access.hpp"
 #include "herald/config.hpp"
 #include "herald/log.hpp"
 #include "herald/protocol.hpp"
 #include "herald/server.hpp"
+#include "herald/tls.hpp"
 #include "herald/token.hpp"
 
 namespace {
@@ -42,15 +44,62 @@ int mint_token(int argc, const char* const* argv) {
     return 0;
 }
 
+// Prints each line of `problems` after `prefix`, on stderr.
+void print_problems(const char* prefix, const std::string& problems) {
+    std::string_view rest = problems;
+    while (!rest.empty()) {
+        auto end = rest.find('\n');
+        auto line = rest.substr(0, end);
+        std::fprintf(stderr, "%s: %.*s\n", prefix, static_cast<int>(line.size()), line.data());
+        if (end == std::string_view::npos) break;
+        rest.remove_prefix(end + 1);
+    }
+}
+
+// `herald check-config [options]`: what the server would refuse before binding (values, files,
+// keys, the certificate), without binding. Prints the effective settings as one JSON object and
+// exits 0, or the problems and exits 2: a unit's ExecStartPre, or a check before a deploy.
+int check_config(int argc, const char* const* argv) {
+    auto command_line = herald::parse_command_line(argc, argv);
+    if (!command_line) {
+        print_problems("herald check-config", command_line.error());
+        return 2;
+    }
+    if (command_line->show_help) {
+        std::fputs(herald::usage().c_str(), stdout);
+        return 0;
+    }
+    const herald::Config& config = command_line->config;
+    std::string problems;
+    if (auto access = herald::Access::create(config); !access) problems += access.error() + "\n";
+    if (!config.tls_cert.empty()) {
+        try {
+            herald::make_tls_context(config.tls_cert, config.tls_key);
+        } catch (const std::invalid_argument& error) {
+            problems += std::string(error.what()) + "\n";
+        }
+    }
+    if (!problems.empty()) {
+        problems.pop_back();
+        print_problems("herald check-config", problems);
+        return 2;
+    }
+    std::printf("%s\n", herald::describe_config(config).c_str());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     namespace asio = boost::asio;
     if (argc > 1 && std::string_view(argv[1]) == "token") return mint_token(argc - 1, argv + 1);
+    if (argc > 1 && std::string_view(argv[1]) == "check-config")
+        return check_config(argc - 1, argv + 1);
 
     auto command_line = herald::parse_command_line(argc, argv);
     if (!command_line) {
-        std::fprintf(stderr, "herald: %s\nTry 'herald --help'.\n", command_line.error().c_str());
+        print_problems("herald", command_line.error());
+        std::fputs("Try 'herald --help'.\n", stderr);
         return 2;
     }
     if (command_line->show_help) {
@@ -59,6 +108,7 @@ int main(int argc, char** argv) {
     }
     const herald::Config& config = command_line->config;
     herald::set_log_level(config.log_level);
+    herald::set_log_format(config.log_format, config.log_timestamps);
     // One I/O thread allocates from the main arena, which grows by brk() with a 128 KiB pad; an
     // arena of its own would grow by one mprotect() per page (1.7 system calls per connection).
     // Several I/O threads keep an arena each, rather than share one lock. Set before any thread
@@ -73,7 +123,8 @@ int main(int argc, char** argv) {
     try {
         server.emplace(config);
     } catch (const std::invalid_argument& error) {
-        std::fprintf(stderr, "herald: %s\n", error.what());
+        // A log line, so that a json log stays all JSON.
+        herald::log_error("invalid_config", {{"error", error.what()}});
         return 2;
     }
     try {

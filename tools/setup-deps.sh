@@ -19,6 +19,9 @@ packages=(
   libboost-program-options1.81-dev
   libboost-test1.81-dev
   chromium
+  # tools/ops-test.sh: systemd-analyze (the unit's checks), dpkg-shlibdeps (the .deb's Depends),
+  # jq. Node and npm are the machine's own (Node 20 or later), never Debian's nodejs.
+  systemd dpkg-dev jq
 )
 
 missing=()

@@ -1,4 +1,9 @@
 // The server's settings: every limit has a flag and a default a real deployment would pick.
+// The member initializers below are the one place a default is stated: --help and
+// `herald check-config` print them from a default-constructed Config.
+//
+// Each flag may also come from the environment (HERALD_ + the flag in upper snake case) and from
+// a JSON file (--config FILE); flags win over the environment, which wins over the file.
 #pragma once
 
 #include <chrono>
@@ -6,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/system/result.hpp>
@@ -21,6 +27,9 @@ struct Config {
     std::uint16_t port = 8181;
     unsigned threads = 0;  // 0: one per core
     LogLevel log_level = LogLevel::info;
+    LogFormat log_format = LogFormat::text;
+    bool log_timestamps = true;  // false: text lines without their time (journald adds its own)
+    std::string config_file;     // the --config file these settings were read from, if any
 
     // WebSocket connections.
     Duration login_timeout = std::chrono::seconds(10);
@@ -54,13 +63,17 @@ struct Config {
     // Security. With no token key and no API key, logins and publishes are unauthenticated,
     // as in the seed (dev mode).
     std::string token_secret;          // HS256
-    std::string token_public_key_pem;  // RS256 or ES256
+    std::string token_public_key_pem;  // RS256 or ES256: the text of token_public_key
+    std::string token_public_key;      // the PEM file's path
     std::string token_audience;
     std::string token_issuer;
     std::vector<std::string> api_keys;
     std::vector<std::string> allowed_origins;  // empty: any origin
     std::string tls_cert;  // PEM certificate chain; with tls_key, the port speaks only TLS
     std::string tls_key;
+    // The password of the coming cluster's Redis (HERALD_REDIS_PASSWORD), for a `--redis` URL
+    // that does not carry it; accepted and kept, not used yet.
+    std::string redis_password;
 
     bool web = true;  // serve /demo and /js/herald.js (--no-web turns them off)
 
@@ -72,9 +85,27 @@ struct CommandLine {
     bool show_help = false;
 };
 
-// Parses argv. An error is a one-line message naming the flag at fault.
+// Environment variables as (name, value) pairs.
+using Environment = std::vector<std::pair<std::string, std::string>>;
+// This process's environment.
+Environment process_environment();
+
+// The configuration from argv, the environment and the --config file (which it reads, as it
+// reads the --token-public-key file), over the defaults. An error is one line per problem, each
+// naming where it was found: `--port`, `HERALD_PORT` or `FILE: port`.
 boost::system::result<CommandLine, std::string> parse_command_line(int argc,
                                                                    const char* const* argv);
+boost::system::result<CommandLine, std::string> parse_command_line(int argc,
+                                                                   const char* const* argv,
+                                                                   const Environment& environment);
+
+// A --config file's text applied over the defaults, with no flag and no environment, and no file
+// named in it read: the file reader on its own (the fuzz target's entry).
+boost::system::result<Config, std::string> config_from_json(std::string_view text);
+
+// The effective configuration as one line of JSON keyed by flag name, secrets as "***": what
+// `herald check-config` prints. Without secrets it is itself a valid --config file.
+std::string describe_config(const Config& config);
 
 // The text of `herald --help`.
 std::string usage();

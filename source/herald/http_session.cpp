@@ -122,7 +122,10 @@ class RequestDeadline {
     // The connection is closed unless what it does next is done within `timeout`.
     void start(Duration timeout) {
         state_->deadline = Clock::now() + timeout;
-        if (!state_->armed) arm(state_);
+        if (!state_->armed)
+            arm(state_);
+        else if (state_->timer.expiry() > state_->deadline)
+            state_->timer.cancel();  // an earlier deadline (a lingering close): its handler re-arms
     }
     // No deadline any more: the socket is handed over, or about to go.
     void stop() {
@@ -205,6 +208,38 @@ awaitable<void> finish(TlsStream& stream, const Config& config) {
     co_await stream.async_shutdown(use_nothrow);
 }
 
+// Lingering close, as nginx does it. An answer that refuses a request before all of it was read
+// (413, 431, a malformed head, a refused upgrade) may reach a client that is still sending its
+// body. Closing the socket then, with unread bytes in it, makes the kernel reset the connection:
+// a client still writing (Node's fetch, Python's urllib) gets EPIPE or ECONNRESET, and often
+// loses the answer already on its way. So the server stops sending (a plain socket's FIN follows
+// the answer), reads and drops whatever still comes until the client closes, --close-timeout
+// passes, the server stops, or `lingering_bytes` are read, and only then closes.
+constexpr std::size_t lingering_bytes = 4 * 1024 * 1024;
+
+void stop_sending(tcp::socket& socket) {
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+// TLS has no half-close short of close_notify, which finish() sends once the reading is done.
+void stop_sending(TlsStream&) {}
+
+// A coroutine of its own, so that its buffer is allocated only when a connection lingers.
+template <typename Stream, typename Deadline>
+awaitable<void> linger(Stream& stream, Deadline& deadline, std::shared_ptr<StopSignal> stop,
+                       Duration timeout) {
+    stop_sending(stream);
+    if (stop->stop_requested()) co_return;
+    deadline.start(timeout);
+    auto on_stop = stop->on_stop([&stream] { cancel_io(stream); });
+    std::array<char, 16 * 1024> discarded;
+    for (std::size_t read = 0; read < lingering_bytes;) {
+        auto [error, n] = co_await stream.async_read_some(asio::buffer(discarded), use_nothrow);
+        if (error) break;  // the client closed, or the deadline or a stop cut it short
+        read += n;
+    }
+}
+
 // Serves HTTP requests on `stream` (tcp::socket or TlsStream); see serve_http.
 template <typename Stream>
 awaitable<std::unique_ptr<Upgrade<decltype(transport_for_websocket(std::declval<Stream&>()))>>>
@@ -240,7 +275,8 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (auto* refusal = std::get_if<Response>(&checked)) {
                 refusal->keep_alive(false);
                 log_answer(id, remote, "/ws", *refusal);
-                co_await write_answer(stream, *refusal, answer_text);
+                auto [write_error, written] = co_await write_answer(stream, *refusal, answer_text);
+                if (!write_error) co_await linger(stream, deadline, stop, config.close_timeout);
                 break;
             }
             // The websocket keeps its own timeouts from here on.
@@ -272,7 +308,8 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             if (auto answer = answer_to_read_error(error)) {
                 answer->keep_alive(false);
                 log_answer(id, remote, path_of(parser.get().target()), *answer);
-                co_await write_answer(stream, *answer, answer_text);
+                auto [write_error, written] = co_await write_answer(stream, *answer, answer_text);
+                if (!write_error) co_await linger(stream, deadline, stop, config.close_timeout);
             }
             break;
         }

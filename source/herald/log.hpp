@@ -1,5 +1,5 @@
-// Structured log lines on stderr: `time level event key=value ...`, one write per line so that
-// lines from different threads never interleave.
+// Structured log lines on stderr, one write per line so that lines from different threads never
+// interleave: `time level event key=value ...` (text), or one JSON object a line (json).
 #pragma once
 
 #include <concepts>
@@ -18,8 +18,21 @@ namespace herald {
 enum class LogLevel { debug, info, warn, error };
 
 std::optional<LogLevel> parse_log_level(std::string_view name);
+std::string_view log_level_name(LogLevel level);
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
+
+// text: `2026-11-25T10:54:15.811Z info login conn=1 uid=123`. json:
+// `{"ts":"2026-11-25T10:54:15.811Z", "level":"info","event":"login","conn":1,"uid":"123"}`, numbers
+// as JSON numbers, for log shippers that take JSON lines.
+enum class LogFormat { text, json };
+
+std::optional<LogFormat> parse_log_format(std::string_view name);
+std::string_view log_format_name(LogFormat format);
+// Set before the first line is written (the server's threads read it without a lock).
+// `timestamps` false leaves the time out of text lines, for journald, which stamps each line
+// itself; json lines always carry their `ts`.
+void set_log_format(LogFormat format, bool timestamps = true);
 
 // One `key=value` pair. Values that are not plain words are quoted and escaped, so a uid
 // chosen by a client can never forge a field or a line.
@@ -49,6 +62,10 @@ struct LogField {
 };
 
 void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
+
+// The line, ending in a newline, that log() writes in the current format (for tests).
+std::string format_log_line(LogLevel level, std::string_view event,
+                            std::initializer_list<LogField> fields);
 
 // An info line written whatever the log level: the start-up line, which names the port a
 // server on port 0 really bound and which tools and operators read.

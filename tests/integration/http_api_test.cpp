@@ -1,5 +1,7 @@
 // The HTTP API against the real server: answers, errors and keep-alive.
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
@@ -14,6 +16,7 @@ using client::http_request;
 using client::WebSocketClient;
 namespace json = boost::json;
 namespace http = client::http;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -36,6 +39,51 @@ awaitable<std::string> raw_exchange(tcp::endpoint server, std::string request) {
         answer.append(chunk, n);
         if (error) co_return answer;
     }
+}
+
+// Writes `head` and then `body`, whatever the server answers meanwhile: what a client does that
+// sends its whole request before it looks at the answer (Node's fetch, Python's urllib).
+awaitable<void> upload(tcp::socket& socket, const std::string& head, const std::string& body,
+                       error_code& result) {
+    std::tie(result, std::ignore) =
+        co_await asio::async_write(socket, asio::buffer(head), use_nothrow);
+    if (result) co_return;
+    std::tie(result, std::ignore) =
+        co_await asio::async_write(socket, asio::buffer(body), use_nothrow);
+}
+
+// Reads what the server sends until it ends the connection; `result` says how it ended: eof for
+// an orderly close, connection_reset when the answer may have been lost.
+awaitable<void> read_until_closed(tcp::socket& socket, std::string& answer, error_code& result) {
+    for (;;) {
+        char chunk[4096];
+        auto [error, n] = co_await socket.async_read_some(asio::buffer(chunk), use_nothrow);
+        answer.append(chunk, n);
+        if (error) {
+            result = error;
+            co_return;
+        }
+    }
+}
+
+struct UploadOutcome {
+    std::string answer;
+    error_code read_end;
+    error_code write_end;
+};
+
+// A POST /send of `body_size` bytes, uploaded while the answer is read.
+awaitable<UploadOutcome> post_while_uploading(tcp::endpoint server, std::size_t body_size) {
+    tcp::socket socket(co_await asio::this_coro::executor);
+    co_await socket.async_connect(server, asio::use_awaitable);
+    std::string head =
+        "POST /send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body_size) + "\r\n\r\n";
+    std::string body(body_size, ' ');
+    UploadOutcome outcome;
+    co_await (upload(socket, head, body, outcome.write_end) &&
+              read_until_closed(socket, outcome.answer, outcome.read_end));
+    co_return outcome;
 }
 
 }  // namespace
@@ -146,6 +194,70 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_a_status_and_a_json_error) {
         // And the server still serves.
         auto health = co_await http_request(endpoint, http::verb::get, "/healthz");
         BOOST_TEST(health.status == 200u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_keeps_uploading_an_oversized_body_gets_its_413_every_time) {
+    Config config = test_config();
+    config.max_body = 1000;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            BOOST_TEST_CONTEXT("attempt " << attempt) {
+                // 2 MiB: far more than the socket buffers hold, so that the server refuses while
+                // the client is still writing.
+                auto outcome = co_await post_while_uploading(server.endpoint(), 2 * 1024 * 1024);
+                BOOST_TEST(outcome.answer.starts_with("HTTP/1.1 413"));
+                BOOST_TEST(outcome.answer.find(R"({"error":"request body too large"})") !=
+                           std::string::npos);
+                // The server read the rest and closed in order: no reset, no broken pipe.
+                BOOST_TEST(outcome.read_end == make_error_code(asio::error::eof),
+                           outcome.read_end.message());
+                BOOST_TEST(!outcome.write_end, outcome.write_end.message());
+            }
+        }
+        auto health = co_await http_request(server.endpoint(), http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(lingering_after_a_refusal_ends_at_the_close_timeout) {
+    Config config = test_config();
+    config.max_body = 1000;
+    config.close_timeout = std::chrono::milliseconds(200);
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        // Announces a large body, sends a little of it, then neither sends nor closes.
+        tcp::socket socket(co_await asio::this_coro::executor);
+        co_await socket.async_connect(server.endpoint(), asio::use_awaitable);
+        std::string request = "POST /send HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+                              std::string(2000, ' ');
+        co_await asio::async_write(socket, asio::buffer(request), asio::use_awaitable);
+        std::string answer;
+        error_code end;
+        co_await read_until_closed(socket, answer, end);
+        BOOST_TEST(answer.starts_with("HTTP/1.1 413"));
+        // The answer is followed at once by the server's FIN: it stops sending, not reading.
+        BOOST_TEST(end == make_error_code(asio::error::eof), end.message());
+        auto answered = std::chrono::steady_clock::now();
+
+        // It reads and drops what still comes until the close timeout; after that, a write is
+        // refused (the server's kernel resets the connection). Polled, in bounded steps.
+        error_code write_error;
+        asio::steady_timer pace(co_await asio::this_coro::executor);
+        for (int writes = 0; writes < 200 && !write_error; ++writes) {
+            pace.expires_after(std::chrono::milliseconds(20));
+            co_await pace.async_wait(asio::use_awaitable);
+            std::tie(write_error, std::ignore) =
+                co_await asio::async_write(socket, asio::buffer(request.data(), 100), use_nothrow);
+        }
+        auto lingered = std::chrono::steady_clock::now() - answered;
+        BOOST_TEST_MESSAGE(
+            "lingered " << std::chrono::duration_cast<std::chrono::milliseconds>(lingered).count()
+                        << " ms; then " << write_error.message());
+        BOOST_TEST(write_error.failed());
+        BOOST_TEST(lingered >= std::chrono::milliseconds(150));
+        BOOST_TEST(lingered < std::chrono::seconds(3));
     });
 }
 

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include <boost/asio/co_spawn.hpp>
@@ -24,6 +26,7 @@
 using namespace herald;
 using namespace herald::test;
 using client::WebSocketClient;
+namespace http = client::http;
 
 namespace {
 
@@ -124,6 +127,26 @@ awaitable<tcp::endpoint> started_on(int output_fd, std::string& log) {
                             static_cast<std::uint16_t>(std::stoi(line.substr(port_at + 5))));
 }
 
+// Reads the start-up line of a server started with --log-format json; returns its endpoint.
+awaitable<tcp::endpoint> started_on_json(int output_fd, std::string& log) {
+    asio::posix::stream_descriptor output(co_await asio::this_coro::executor, dup(output_fd));
+    std::size_t end = co_await asio::async_read_until(output, asio::dynamic_buffer(log), "\n",
+                                                      asio::use_awaitable);
+    auto line = boost::json::parse(log.substr(0, end)).as_object();
+    BOOST_REQUIRE(line.at("event") == "listening");
+    co_return tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                            static_cast<std::uint16_t>(line.at("port").as_int64()));
+}
+
+// A JSON-protocol login with a token: waits for the welcome.
+awaitable<WebSocketClient> login_with_token(tcp::endpoint server, const std::string& token) {
+    auto client = co_await WebSocketClient::connect(server);
+    co_await client.send(R"({"token":")" + token + R"(","v":1})");
+    auto welcome = co_await client.receive();
+    BOOST_TEST(welcome.find(R"("type":"welcome")") != std::string::npos);
+    co_return client;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(process)
@@ -159,6 +182,123 @@ BOOST_AUTO_TEST_CASE(sigterm_closes_clients_with_1001_and_exits_0) {
     BOOST_TEST(log.find(" stopped") != std::string::npos);
     // Started with no keys: it says, once, that anyone may log in and publish.
     BOOST_TEST(log.find(" warn unauthenticated ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(json_logs_are_one_json_object_a_line_and_never_carry_secrets_or_messages) {
+    const std::string api_key = "api-key-4ae1c0";
+    const std::string secret = "token-secret-9f3b27";
+    const std::string body_text = "body-text-5d2e11";
+    const std::string query_text = "query-text-77c0aa";
+    Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "2", "--log-format", "json",
+                 "--log-level", "debug", "--api-key", api_key, "--token-secret", secret,
+                 "--max-body", "1KiB", "--login-timeout", "300ms"});
+    std::string log;
+    std::string token = mint_hs256_token(secret, "json-user", std::chrono::seconds(600),
+                                         seconds_since_epoch(), "", "");
+    run([&]() -> awaitable<void> {
+        tcp::endpoint server = co_await started_on_json(child.output(), log);
+        http::fields with_key;
+        with_key.set(http::field::authorization, "Bearer " + api_key);
+
+        // Logins: the JSON protocol, and seed mode (no welcome: publish until it arrives).
+        auto app = co_await login_with_token(server, token);
+        auto seed = co_await WebSocketClient::connect(server);
+        co_await seed.send(R"({"token":")" + token + R"("})");
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            auto answer = co_await client::http_request(
+                server, http::verb::post, "/send",
+                R"({"uid":"json-user","message":")" + body_text + R"("})", with_key);
+            BOOST_REQUIRE_EQUAL(answer.status, 200u);
+            if (delivered_of(answer.body) == 2) break;
+        }
+        BOOST_TEST((co_await seed.receive()).find(body_text) != std::string::npos);
+        auto by_query = co_await client::http_request(
+            server, http::verb::get, "/send?uid=json-user&message=" + query_text, "", with_key);
+        BOOST_TEST(by_query.status == 200u);
+
+        // Bad logins: a forged token, and a client that never logs in.
+        auto forged = co_await WebSocketClient::connect(server);
+        co_await forged.send(R"({"token":")" + token + "x" + R"("})");
+        BOOST_TEST((co_await forged.wait_for_close()).code == 1008);
+        auto silent = co_await WebSocketClient::connect(server);
+        BOOST_TEST((co_await silent.wait_for_close()).reason == "login timeout");
+
+        // HTTP errors: no key, a bad body, an unknown path, a body too large.
+        auto no_key = co_await client::http_request(server, http::verb::get,
+                                                    "/send?uid=u&message=" + query_text);
+        BOOST_TEST(no_key.status == 401u);
+        auto bad_body =
+            co_await client::http_request(server, http::verb::post, "/send", "{oops", with_key);
+        BOOST_TEST(bad_body.status == 400u);
+        auto unknown =
+            co_await client::http_request(server, http::verb::get, "/nowhere?x=" + query_text);
+        BOOST_TEST(unknown.status == 404u);
+        auto too_large = co_await client::http_request(server, http::verb::post, "/send",
+                                                       std::string(2000, 'x'), with_key);
+        BOOST_TEST(too_large.status == 413u);
+
+        co_await seed.close();
+        child.signal(SIGTERM);
+        BOOST_TEST((co_await app.wait_for_close()).code == 1001);
+    });
+    BOOST_TEST(child.wait() == 0);
+    log += read_all(child.output());
+
+    static const std::regex rfc3339_ms(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
+    static const std::set<std::string> levels{"debug", "info", "warn", "error"};
+    std::set<std::string> events;
+    std::istringstream lines(log);
+    int count = 0;
+    for (std::string line; std::getline(lines, line); ++count) {
+        BOOST_TEST_CONTEXT("line " << count << ": " << line) {
+            error_code error;
+            auto parsed = boost::json::parse(line, error);
+            BOOST_REQUIRE(!error);
+            BOOST_REQUIRE(parsed.is_object());
+            const auto& object = parsed.as_object();
+            BOOST_REQUIRE(object.contains("ts") && object.contains("level") &&
+                          object.contains("event"));
+            BOOST_TEST(std::regex_match(std::string(object.at("ts").as_string()), rfc3339_ms));
+            BOOST_TEST(levels.count(std::string(object.at("level").as_string())) == 1u);
+            // The first three keys, in that order.
+            auto key = object.begin();
+            BOOST_TEST((key++)->key() == "ts");
+            BOOST_TEST((key++)->key() == "level");
+            BOOST_TEST((key++)->key() == "event");
+            events.insert(std::string(object.at("event").as_string()));
+            for (const char* number : {"conn", "status", "port", "code"})
+                if (object.contains(number)) BOOST_TEST(object.at(number).is_number(), number);
+            for (const auto& hidden : {api_key, secret, token, body_text, query_text})
+                BOOST_TEST(line.find(hidden) == std::string::npos, "leaks " << hidden);
+        }
+    }
+    BOOST_TEST_MESSAGE(count << " JSON log lines");
+    for (const char* event : {"listening", "login", "login_failed", "disconnect", "http_error",
+                              "signal", "shutdown", "stopped"})
+        BOOST_TEST(events.count(event) == 1u, "no " << event << " line");
+}
+
+BOOST_AUTO_TEST_CASE(check_config_prints_the_settings_as_json_or_the_problems) {
+    Child child(
+        {"check-config", "--port", "9100", "--api-key", "a-key-3c9d", "--log-format", "json"});
+    std::string output = read_all(child.output());
+    BOOST_TEST(child.wait() == 0);
+    auto settings = boost::json::parse(output).as_object();
+    BOOST_TEST(settings.at("port") == 9100);
+    BOOST_TEST(settings.at("api-key") == boost::json::parse(R"(["***"])"));
+    BOOST_TEST(output.find("a-key-3c9d") == std::string::npos);
+
+    Child bad({"check-config", "--port", "x", "--token-public-key", "/nonexistent.pem"});
+    std::string problems = read_all(bad.output());
+    BOOST_TEST(bad.wait() == 2);
+    BOOST_TEST(problems.find("--port: expected a number") != std::string::npos);
+    BOOST_TEST(problems.find("--token-public-key: cannot read") != std::string::npos);
+
+    // A key file that is there but is no key: found by the same checks as the server's.
+    Child not_a_key({"check-config", "--token-public-key", "/etc/hostname"});
+    std::string complaint = read_all(not_a_key.output());
+    BOOST_TEST(not_a_key.wait() == 2);
+    BOOST_TEST(complaint.find("--token-public-key") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(herald_token_mints_a_token_the_server_accepts) {
