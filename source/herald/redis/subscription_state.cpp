@@ -37,7 +37,7 @@ void SubscriptionState::begin_handshake(const std::vector<Command>& handshake,
     phase_ = Phase::handshaking;
     for (const Command& command : handshake)
         outgoing_ += command.wire();
-    Pending pending{Pending::Kind::handshake, next_id_++, now + options_.timeout};
+    Pending pending(Pending::Kind::handshake, next_id_++, now + options_.timeout);
     pending.expected = handshake.size();
     pending_.push_back(std::move(pending));
 }
@@ -88,16 +88,15 @@ void SubscriptionState::unsubscribe(std::string channel, Waiter done, Clock::tim
     complete_all(std::move(entry.waiters), boost::asio::error::operation_aborted);
     // Nothing is subscribed on a link that is not up (or not yet resubscribed).
     if (phase_ != Phase::up || entry.state == Channel::State::idle) return complete(done, {});
-    Pending pending{Pending::Kind::unsubscribe, next_id_++, now + options_.timeout};
-    pending.done = std::move(done);
+    Pending pending(Pending::Kind::unsubscribe, next_id_++, now + options_.timeout,
+                    std::move(done));
     std::vector<std::string> channels{std::move(channel)};
     send(std::move(pending), channels, "UNSUBSCRIBE");
 }
 
 void SubscriptionState::ping(Waiter done, Clock::time_point now) {
     if (phase_ != Phase::up) return complete(done, RedisError::not_connected);
-    Pending pending{Pending::Kind::ping, next_id_++, now + options_.timeout};
-    pending.done = std::move(done);
+    Pending pending(Pending::Kind::ping, next_id_++, now + options_.timeout, std::move(done));
     ++pings_in_flight_;
     send(std::move(pending), {}, "PING");
 }
@@ -117,7 +116,7 @@ void SubscriptionState::send(Pending pending, std::span<const std::string> chann
 
 void SubscriptionState::send_subscribe(std::vector<std::string> channels, bool round,
                                        Clock::time_point now) {
-    Pending pending{Pending::Kind::subscribe, next_id_++, now + options_.timeout};
+    Pending pending(Pending::Kind::subscribe, next_id_++, now + options_.timeout);
     pending.round = round;
     for (const std::string& name : channels)
         channels_.find(name)->second.latest_command = pending.id;

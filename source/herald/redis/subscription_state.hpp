@@ -110,6 +110,12 @@ class SubscriptionState {
     };
     struct Pending {
         enum class Kind { handshake, subscribe, unsubscribe, ping };
+        // The waiter is moved in here, never assigned: Boost 1.81's any_completion_handler
+        // move assignment recurses without end (it copies from an lvalue through its
+        // converting constructor).
+        Pending(Kind kind, std::uint64_t id, Clock::time_point deadline, Waiter done = {})
+            : kind(kind), id(id), deadline(deadline), done(std::move(done)) {}
+
         Kind kind;
         std::uint64_t id;
         Clock::time_point deadline;
@@ -117,7 +123,7 @@ class SubscriptionState {
         std::size_t expected = 0;             // handshake: replies
         std::size_t confirmed = 0;
         bool round = false;  // part of the resubscription after the link came up
-        Waiter done{};       // unsubscribe, ping
+        Waiter done;         // unsubscribe, ping
     };
     struct TextHash {
         using is_transparent = void;

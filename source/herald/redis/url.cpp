@@ -67,10 +67,12 @@ Parsed parse_redis_url(std::string_view url, std::optional<std::string> password
     if (password_override) settings.password = std::move(*password_override);
 
     std::string_view path = view.encoded_path();
+    // An authority that runs into the path ("h:12x") leaves a path without its slash.
+    if (!path.empty() && path.front() != '/') return failure("redis URL is not a valid URL");
     if (!path.empty() && path != "/") {
         // Redis counts databases with an int; its default has 16 of them.
         auto db = parse_number(path.substr(1), 1'000'000);
-        if (path.front() != '/' || !db) return failure("redis URL has a bad database number");
+        if (!db) return failure("redis URL has a bad database number");
         settings.db = static_cast<int>(*db);
     }
     return settings;
