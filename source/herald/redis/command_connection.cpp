@@ -168,9 +168,11 @@ awaitable<void> CommandConnection::watchdog() {
         auto now = Clock::now();
         auto deadline = fifo_.head_deadline();
         if (deadline && *deadline <= now) {
-            log_warn("redis timeout", {{"redis", describe(settings_)},
-                                       {"name", settings_.client_name},
-                                       {"requests", fifo_.requests()}});
+            // A late handshake is logged once per streak of failures, by serve().
+            if (up_)
+                log_warn("redis timeout", {{"redis", describe(settings_)},
+                                           {"name", settings_.client_name},
+                                           {"requests", fifo_.requests()}});
             co_return close_link(RedisError::timeout);
         }
         Clock::time_point wake_at = deadline.value_or(Clock::time_point::max());

@@ -33,7 +33,13 @@ struct Subscriber::Request {
     Kind kind;
     std::string channel;
 
-    void operator()(SubscriptionState::Waiter done) {
+    void operator()(boost::asio::any_completion_handler<void(boost::system::result<void>)> caller) {
+        // A bare error_code would make a failed result<void> even when it is zero: success is
+        // spelled out.
+        SubscriptionState::Waiter done = [caller = std::move(caller)](error_code error) mutable {
+            std::move(caller)(error ? boost::system::result<void>(error)
+                                    : boost::system::result<void>());
+        };
         SubscriptionState& state = subscriber->state_;
         bool was_idle = !state.head_deadline().has_value();
         auto now = Clock::now();
