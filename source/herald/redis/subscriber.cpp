@@ -212,8 +212,10 @@ awaitable<void> Subscriber::watchdog() {
         auto now = Clock::now();
         auto deadline = state_.head_deadline();
         if (deadline && *deadline <= now) {
-            log_warn("redis subscriber timeout",
-                     {{"redis", describe(settings_)}, {"name", settings_.client_name}});
+            // A late handshake is logged once per streak of failures, by serve().
+            if (state_.phase() == SubscriptionState::Phase::up)
+                log_warn("redis subscriber timeout",
+                         {{"redis", describe(settings_)}, {"name", settings_.client_name}});
             co_return close_link(RedisError::timeout);
         }
         Clock::time_point wake_at = deadline.value_or(Clock::time_point::max());
