@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(login send_body send_query http_request token)
+[ ${#targets[@]} -gt 0 ] || targets=(login send_body send_query http_request token redis_reply)
 
 tools/setup-deps.sh
 cmake --preset fuzz >/dev/null

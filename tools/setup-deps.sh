@@ -15,6 +15,8 @@ packages=(
   libboost-url1.81-dev
   libboost-program-options1.81-dev
   libboost-test1.81-dev
+  libhiredis-dev
+  redis-server
 )
 
 missing=()

@@ -65,6 +65,9 @@ class Subscriber {
     // The link is up (its handshake is done); the set may still be being resubscribed.
     bool connected() const { return connected_.load(std::memory_order_acquire); }
 
+    // Success once Redis has confirmed; not_connected at once while no link is up (during a
+    // handshake it waits for the resubscription instead); timeout; refused (an ACL forbids the
+    // channel, which then leaves the set).
     awaitable<boost::system::result<void>> subscribe(std::string channel);
     // Completes when Redis has confirmed (at once when the link is down or the channel was not
     // in the set). Messages for the channel stop being handed over as soon as it is called.

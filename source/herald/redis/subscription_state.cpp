@@ -63,8 +63,14 @@ void SubscriptionState::on_link_lost(error_code reason) {
 void SubscriptionState::subscribe(std::string channel, Waiter done, Clock::time_point now) {
     auto [found, added] = channels_.try_emplace(std::move(channel));
     Channel& entry = found->second;
-    // In the set either way: the next resubscription takes it along.
-    if (phase_ != Phase::up) return complete(done, RedisError::not_connected);
+    // In the set either way: the next resubscription takes it along. During the handshake
+    // that is moments away, so the caller waits for it (bounded by the handshake's timeout);
+    // with no link at all it hears at once.
+    if (phase_ == Phase::down) return complete(done, RedisError::not_connected);
+    if (phase_ == Phase::handshaking) {
+        if (done) entry.waiters.push_back(std::move(done));
+        return;
+    }
     switch (entry.state) {
         case Channel::State::subscribed:
             return complete(done, {});

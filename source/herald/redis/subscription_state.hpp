@@ -23,7 +23,8 @@
 namespace herald::redis {
 
 // The set of channels is what the owner wants, whatever the link does: subscribe() adds a
-// channel even while the link is down (that subscribe then fails with not_connected), and
+// channel even while the link is down (that subscribe then fails with not_connected; during
+// the handshake it waits for the resubscription that follows), and
 // every time the link comes up the whole set is subscribed again, in batches of many channels
 // per SUBSCRIBE. Only unsubscribe() takes a channel out (and a SUBSCRIBE that Redis refuses).
 //

@@ -141,6 +141,28 @@ BOOST_AUTO_TEST_CASE(a_subscribe_while_down_fails_but_the_channel_is_resubscribe
     BOOST_TEST(!state.resubscribing());
 }
 
+BOOST_AUTO_TEST_CASE(a_subscribe_during_the_handshake_waits_for_the_resubscription) {
+    SubscriptionState state({seconds(2), 512});
+    Waiters waiters;
+    state.begin_handshake({Command{"PING"}}, start);
+    state.take_writes();
+    state.subscribe("a", waiters.make("a"), start);
+    BOOST_TEST(waiters.done.empty());
+    BOOST_TEST(!state.has_writes());  // not before the handshake is done
+    state.push_reply(Reply::status("PONG"), start);
+    BOOST_TEST(state.take_writes() == encoded({"SUBSCRIBE", "a"}));
+    BOOST_TEST(waiters.done.empty());
+    state.push_reply(subscribed("a", 1), start);
+    BOOST_TEST(waiters.succeeded("a"));
+
+    // And a handshake that fails fails it too.
+    state.on_link_lost(RedisError::connection_lost);
+    state.begin_handshake({Command{"PING"}}, start);
+    state.subscribe("b", waiters.make("b"), start);
+    state.on_link_lost(RedisError::timeout);
+    BOOST_TEST(waiters.done.at("b") == make_error_code(RedisError::timeout));
+}
+
 BOOST_AUTO_TEST_CASE(resubscription_goes_in_batches_and_ends_after_the_last_confirmation) {
     SubscriptionState state({seconds(2), 2});
     for (std::string channel : {"a", "b", "c", "d", "e"})
