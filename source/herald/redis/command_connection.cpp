@@ -115,7 +115,7 @@ awaitable<void> CommandConnection::serve() {
                                             {"name", settings_.client_name},
                                             {"error", close_reason_}});
         report(LinkEvent::disconnected);
-    } else if (close_reason_ != RedisError::refused && failed_attempts_++ == 0) {
+    } else if (!stopping_ && close_reason_ != RedisError::refused && failed_attempts_++ == 0) {
         log_warn("redis handshake failed", {{"redis", describe(settings_)},
                                             {"name", settings_.client_name},
                                             {"error", close_reason_}});
