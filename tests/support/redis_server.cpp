@@ -99,6 +99,8 @@ redis::RedisSettings RedisServer::settings() const {
 }
 
 bool RedisServer::spawn() {
+    // No snapshots (--save ""): a test that wants data to survive a restart asks for AOF, and
+    // no background save ever forks a copy of the server during a test.
     std::vector<std::string> args{redis_binary,
                                   "--port",
                                   std::to_string(port_),

@@ -110,6 +110,8 @@ awaitable<void> TcpProxy::accept_loop() {
     }
 }
 
+// The link's coroutine holds it, so that cut() and the pumps can close its sockets while the
+// registry (links_) only points at it.
 awaitable<void> TcpProxy::serve(std::shared_ptr<Link> link) {
     auto [error] = co_await link->server.async_connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), upstream_port_.load()), use_nothrow);
@@ -138,6 +140,8 @@ awaitable<void> TcpProxy::pump(tcp::socket& from, tcp::socket& to, Direction dir
             auto [wait_error] = co_await wait.async_wait(use_nothrow);
             if (wait_error) co_return;  // cancelled: the link is closing
         }
+        // Read and dropped rather than left unread: the sender sees no back-pressure, as with
+        // packets lost on the way.
         if (dropped(direction)) continue;
         auto [write_error, written] =
             co_await asio::async_write(to, asio::buffer(buffer.data(), size), use_nothrow);

@@ -4,6 +4,7 @@
 
 namespace herald::redis {
 
+// A zero first bound would never grow: retries in a tight loop against a server that is down.
 Backoff::Backoff(Duration first, Duration most, std::uint64_t seed)
     : first_(std::max(first, Duration(1))),
       most_(std::max(most, first_)),

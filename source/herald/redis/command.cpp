@@ -24,6 +24,7 @@ std::string format(std::span<const Text> arguments) {
     char* encoded = nullptr;
     int length = redisFormatCommandArgv(&encoded, static_cast<int>(arguments.size()),
                                         pointers.data(), lengths.data());
+    // hiredis allocated it with its own allocator: it frees it too.
     std::unique_ptr<char, decltype(&redisFreeCommand)> owned(encoded, &redisFreeCommand);
     if (length < 0 || encoded == nullptr) throw std::bad_alloc();
     return std::string(encoded, static_cast<std::size_t>(length));

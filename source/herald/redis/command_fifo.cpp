@@ -33,6 +33,8 @@ std::string CommandFifo::take_writes() {
     return batch;
 }
 
+// Only once the write is done: a write stuck on a server that stopped reading keeps its
+// commands counted, so that callers are refused rather than piled up behind it.
 void CommandFifo::on_written() {
     unwritten_ -= writing_;
     writing_ = 0;

@@ -6,6 +6,7 @@ namespace herald::redis {
 
 std::vector<Command> handshake_commands(const RedisSettings& settings, bool select_db) {
     std::vector<Command> commands;
+    // AUTH first: until it succeeds, a server with a password answers NOAUTH to the rest.
     if (!settings.password.empty()) {
         if (settings.user.empty())
             commands.push_back(Command{"AUTH", settings.password});

@@ -3,6 +3,8 @@
 namespace herald::redis {
 namespace {
 
+// Redis sends channels and payloads as bulk strings; a channel-less unsubscribe (nil) only
+// answers a bare UNSUBSCRIBE, which Herald never sends.
 bool is_text(const Reply& reply) {
     return reply.type == Reply::Type::string;
 }

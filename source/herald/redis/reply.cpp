@@ -4,6 +4,7 @@
 
 namespace herald::redis {
 
+// Redis's convention: an error's first word is its code (ERR, WRONGTYPE, NOSCRIPT, MOVED...).
 std::string_view Reply::error_code() const {
     if (type != Type::error) return {};
     std::string_view all = text;

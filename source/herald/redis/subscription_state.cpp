@@ -130,6 +130,8 @@ void SubscriptionState::send_subscribe(std::vector<std::string> channels, bool r
     send(std::move(pending), channels, "SUBSCRIBE");
 }
 
+// Many channels per SUBSCRIBE: thousands of channels come back in a few round trips, and a
+// batch's k confirmations are matched one by one like any other's.
 void SubscriptionState::start_round(Clock::time_point now) {
     std::vector<std::string> batch;
     for (auto& [name, channel] : channels_) {

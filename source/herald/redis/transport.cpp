@@ -35,6 +35,8 @@ void set_keepalive(tcp::socket& socket) {
 
 awaitable<error_code> open_link(tcp::socket& socket, tcp::resolver& resolver,
                                 asio::steady_timer& deadline, const RedisSettings& settings) {
+    // Every address of the name is tried in turn (async_connect over the list), within the one
+    // deadline.
     std::vector<tcp::endpoint> endpoints;
     error_code not_an_address;
     auto address = asio::ip::make_address(settings.host, not_an_address);
