@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "herald/redis/error.hpp"
 #include "herald/redis/pubsub_frame.hpp"
 #include "herald/redis/reply_parser.hpp"
 #include "herald/redis/subscription_state.hpp"
