@@ -302,6 +302,19 @@ Flag log_format_flag() {
             [](const Config& config) { return json::value(log_format_name(config.log_format)); }};
 }
 
+// A redis:// URL with the password of its user info, if any, replaced by "***".
+std::string redact_password(const std::string& url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos) return url;
+    auto host_start = scheme + 3;
+    auto at = url.find('@', host_start);
+    auto path = url.find('/', host_start);
+    if (at == std::string::npos || (path != std::string::npos && path < at)) return url;
+    auto colon = url.find(':', host_start);
+    if (colon == std::string::npos || colon > at) return url;
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 const std::vector<Flag>& flags() {
     static const std::vector<Flag> table = [] {
         std::vector<Flag> table;
@@ -410,10 +423,37 @@ const std::vector<Flag>& flags() {
         };
         no_web.value = [](const Config& config) { return json::value(!config.web); };
         table.push_back(std::move(no_web));
+        table.push_back(duration_flag("idempotency-ttl", &Config::idempotency_ttl,
+                                      "how long a retried /send with the same Idempotency-Key "
+                                      "gets the first attempt's answer"));
+        table.push_back(number_flag<std::size_t>(
+            "idempotency-max-keys", &Config::idempotency_max_keys, 0, 100'000'000,
+            "Idempotency-Keys a single node remembers at most (the oldest go first)"));
+        Flag redis = text_flag("redis", "URL", &Config::redis,
+                               "redis://[[user]:password@]host:port[/db]: run as a node of the "
+                               "cluster that shares this Redis");
+        // check-config shows where the cluster's Redis is, never its password.
+        redis.value = [](const Config& config) {
+            return json::value(redact_password(config.redis));
+        };
+        table.push_back(std::move(redis));
         // A password has no flag: it would show in process listings.
-        table.push_back(secret_flag("redis-password", "PASSWORD", &Config::redis_password,
-                                    "password of the cluster's Redis (not used yet)",
-                                    environment_only | file_only));
+        table.push_back(
+            secret_flag("redis-password", "PASSWORD", &Config::redis_password,
+                        "password of the cluster's Redis, for a --redis URL without one",
+                        environment_only | file_only));
+        table.push_back(text_flag("node-id", "NAME", &Config::node_id,
+                                  "this node's name in logs, /stats and Redis (default: the host "
+                                  "name and a random suffix)"));
+        table.push_back(duration_flag("redis-timeout", &Config::redis_timeout,
+                                      "the longest any one Redis operation may take"));
+        table.push_back(duration_flag("redis-probe-interval", &Config::redis_probe_interval,
+                                      "how often a node sends itself a probe through Redis's "
+                                      "pub/sub, to find a subscription that stopped delivering"));
+        table.push_back(number_flag<unsigned>("redis-subscribers", &Config::redis_subscribers, 1,
+                                              64,
+                                              "Redis subscriber connections that a node spreads "
+                                              "its users over"));
         return table;
     }();
     return table;

@@ -71,9 +71,18 @@ struct Config {
     std::vector<std::string> allowed_origins;  // empty: any origin
     std::string tls_cert;  // PEM certificate chain; with tls_key, the port speaks only TLS
     std::string tls_key;
-    // The password of the coming cluster's Redis (HERALD_REDIS_PASSWORD), for a `--redis` URL
-    // that does not carry it; accepted and kept, not used yet.
-    std::string redis_password;
+    // Idempotency-Key on /send: how long a retry gets the first attempt's answer, and, on a
+    // single node (a cluster keeps them in Redis, within its maxmemory), how many keys at most.
+    Duration idempotency_ttl = std::chrono::minutes(5);
+    std::size_t idempotency_max_keys = 100'000;
+
+    // The cluster: every node given the same Redis is one Herald (README "Running a cluster").
+    std::string redis;           // redis://[[user]:password@]host:port[/db]; empty: one node
+    std::string redis_password;  // HERALD_REDIS_PASSWORD: for a URL that does not carry it
+    std::string node_id;         // names the node in logs, /stats and Redis; empty: host-random
+    Duration redis_timeout = std::chrono::seconds(2);         // any one Redis operation
+    Duration redis_probe_interval = std::chrono::seconds(5);  // a probe through pub/sub
+    unsigned redis_subscribers = 2;  // subscriber connections users are spread over
 
     bool web = true;  // serve /demo and /js/herald.js (--no-web turns them off)
 

@@ -16,6 +16,15 @@
 
 namespace herald {
 
+// A message for some users. With an idempotency key, a retry of the same publish (same key, per
+// user, within the idempotency TTL) gets the first attempt's outcome and publishes nothing again,
+// whatever its body: a backend may retry a publish whose answer it did not get.
+struct PublishRequest {
+    std::vector<std::string> uids;
+    MessageBodyPtr body;
+    std::optional<std::string> idempotency_key;
+};
+
 // What a publish did: the connections it was queued to, and its seq in each user's stream (in
 // the order of the uids; 0 for a user whose stream is not kept).
 struct Published {
@@ -34,6 +43,8 @@ struct EngineStats {
     std::size_t history_streams = 0;
     std::size_t history_messages = 0;
     std::size_t history_bytes = 0;
+    std::string node;       // this node's name
+    std::size_t nodes = 1;  // nodes alive in the cluster
 };
 
 // Where messages get their place in their users' streams and reach every connection of those
@@ -52,9 +63,8 @@ class Engine {
     virtual void stop() = 0;
 
     // Numbers the message in each user's stream, keeps it in their history, and gets it to every
-    // connection of each of `uids`.
-    virtual awaitable<boost::system::result<Published>> publish(std::vector<std::string> uids,
-                                                                MessageBodyPtr body) = 0;
+    // connection of each of the request's users.
+    virtual awaitable<boost::system::result<Published>> publish(PublishRequest request) = 0;
 
     // Registers `connection` with the hub (its user's first connection on this node is when the
     // engine starts to follow the user's stream here) and resumes it: queues what it missed since
@@ -64,6 +74,12 @@ class Engine {
     // stop following the stream here.
     virtual awaitable<boost::system::result<Joined>> join(std::shared_ptr<Connection> connection,
                                                           std::optional<Since> since) = 0;
+
+    // The connections of `uid`, on every node.
+    virtual awaitable<boost::system::result<std::size_t>> presence(std::string uid) = 0;
+
+    // Whether the engine can serve now (a cluster's Redis is reachable): what /readyz says.
+    virtual bool ready() const = 0;
 
     virtual awaitable<EngineStats> stats() = 0;
 };

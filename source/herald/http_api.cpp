@@ -1,6 +1,8 @@
 #include "herald/http_api.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -45,6 +47,19 @@ Response unavailable(unsigned version) {
     return response;
 }
 
+// The Idempotency-Key header, if any: 1 to 128 visible ASCII characters.
+boost::system::result<std::optional<std::string>, std::string> idempotency_key(
+    const Request& request) {
+    auto found = request.find("Idempotency-Key");
+    if (found == request.end()) return std::optional<std::string>();
+    std::string_view key = found->value();
+    bool visible = std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (key.empty() || key.size() > 128 || !visible)
+        return {boost::system::in_place_error,
+                "Idempotency-Key must be 1 to 128 visible ASCII characters"};
+    return std::optional<std::string>(std::string(key));
+}
+
 std::string_view path_of(std::string_view target) {
     return target.substr(0, target.find('?'));
 }
@@ -68,11 +83,13 @@ awaitable<Response> send(const Request& request, Context& context) {
                                                       : parse_send_body(request.body());
     if (!parsed)
         co_return error_response(http::status::bad_request, parsed.error(), request.version());
+    auto key = idempotency_key(request);
+    if (!key) co_return error_response(http::status::bad_request, key.error(), request.version());
     bool one_user = parsed->uids.size() == 1 && !parsed->listed;
     std::vector<std::string> uids;  // a list is answered with each uid's seq
     if (!one_user) uids = parsed->uids;
-    auto outcome =
-        co_await context.engine.publish(std::move(parsed->uids), make_message(parsed->message));
+    PublishRequest publish{std::move(parsed->uids), make_message(parsed->message), std::move(*key)};
+    auto outcome = co_await context.engine.publish(std::move(publish));
     if (!outcome) co_return unavailable(request.version());
     const Published& published = *outcome;
     if (one_user) {
@@ -85,6 +102,16 @@ awaitable<Response> send(const Request& request, Context& context) {
         seqs[uids[i]] = published.seqs[i];
     json::object answer{{"delivered", published.delivered}, {"seqs", std::move(seqs)}};
     co_return json_response(http::status::ok, answer, request.version());
+}
+
+// GET /presence?uid=U: the user's connections on every node.
+awaitable<Response> presence(const Request& request, Context& context) {
+    auto uid = parse_uid_query(request.target());
+    if (!uid) co_return error_response(http::status::bad_request, uid.error(), request.version());
+    auto connections = co_await context.engine.presence(*uid);
+    if (!connections) co_return unavailable(request.version());
+    co_return json_response(http::status::ok, {{"uid", *uid}, {"connections", *connections}},
+                            request.version());
 }
 
 awaitable<Response> stats(const Request& request, Context& context) {
@@ -104,6 +131,8 @@ awaitable<Response> stats(const Request& request, Context& context) {
          {"history_streams", engine.history_streams},
          {"history_messages", engine.history_messages},
          {"history_bytes", engine.history_bytes},
+         {"node", engine.node},
+         {"nodes", engine.nodes},
          {"uptime_seconds", uptime.count()}},
         request.version());
 }
@@ -177,6 +206,11 @@ awaitable<Response> handle_request(Request request, Context& context) {
         if (method != http::verb::get && method != http::verb::post)
             co_return method_not_allowed("GET, POST", request.version());
         co_return co_await send(request, context);
+    }
+    if (path == "/presence") {
+        if (!authorized(request, context)) co_return unauthorized(request.version());
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        co_return co_await presence(request, context);
     }
     if (path == "/stats") {
         if (!authorized(request, context)) co_return unauthorized(request.version());

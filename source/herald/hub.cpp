@@ -82,6 +82,11 @@ std::size_t Hub::fan_out(const std::string& uid, const DeliveryPtr& delivery) {
     return delivered;
 }
 
+std::size_t Hub::connections_of(const std::string& uid) const {
+    auto found = users_.find(uid);
+    return found == users_.end() ? 0 : found->second.size();
+}
+
 void Hub::leave(std::shared_ptr<Connection> connection) {
     auto unregister = [this, connection = std::move(connection)] {
         remove(*connection);

@@ -66,6 +66,8 @@ class Hub {
     // Queues `delivery` to every connection of `uid` here; returns how many it was queued to. A
     // connection whose outbox is full is closed as a slow consumer instead.
     std::size_t fan_out(const std::string& uid, const DeliveryPtr& delivery);
+    // How many connections `uid` has here.
+    std::size_t connections_of(const std::string& uid) const;
 
     // Any thread (run at once when called on the strand, else posted to it).
 

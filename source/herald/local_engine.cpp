@@ -15,11 +15,13 @@ Duration expiry_interval_for(const HistoryLimits& limits) {
 
 }  // namespace
 
-LocalEngine::LocalEngine(Hub& hub, HistoryLimits limits, Metrics& metrics)
+LocalEngine::LocalEngine(Hub& hub, const Config& config, Metrics& metrics)
     : hub_(hub),
       metrics_(metrics),
-      expiry_interval_(expiry_interval_for(limits)),
-      history_(limits),
+      node_(config.node_id.empty() ? "local" : config.node_id),
+      expiry_interval_(expiry_interval_for(history_limits(config))),
+      history_(history_limits(config)),
+      idempotency_(config.idempotency_ttl, config.idempotency_max_keys),
       expiry_timer_(hub.strand()) {
     hub_.set_observer(*this);
 }
@@ -40,33 +42,54 @@ void LocalEngine::schedule_expiry() {
     expiry_timer_.expires_after(expiry_interval_);
     expiry_timer_.async_wait([this](error_code error) {
         if (error) return;
-        history_.expire(Clock::now());
+        auto now = Clock::now();
+        history_.expire(now);
+        idempotency_.expire(now);
         schedule_expiry();
     });
 }
 
-awaitable<boost::system::result<Published>> LocalEngine::publish(std::vector<std::string> uids,
-                                                                 MessageBodyPtr body) {
-    return ask(hub_.strand(), [this, uids = std::move(uids), body = std::move(body)] {
-        return boost::system::result<Published>(deliver(uids, body));
+awaitable<boost::system::result<Published>> LocalEngine::publish(PublishRequest request) {
+    return ask(hub_.strand(), [this, request = std::move(request)] {
+        return boost::system::result<Published>(deliver(request));
     });
 }
 
-Published LocalEngine::deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body) {
+Published LocalEngine::deliver(const PublishRequest& request) {
     Published published;
-    published.seqs.reserve(uids.size());
+    published.seqs.reserve(request.uids.size());
     auto now = Clock::now();
     std::int64_t time_ms = wall_clock_ms();
-    for (const auto& uid : uids) {
-        DeliveryPtr delivery = history_.append(uid, body, now, time_ms);
+    std::size_t published_here = 0, delivered_here = 0;
+    for (const auto& uid : request.uids) {
+        if (request.idempotency_key) {
+            if (auto first = idempotency_.find(uid, *request.idempotency_key)) {
+                published.seqs.push_back(first->seq);  // a retry: answered, not published again
+                published.delivered += first->delivered;
+                continue;
+            }
+        }
+        DeliveryPtr delivery = history_.append(uid, request.body, now, time_ms);
         // Without a stream (history off, user unknown) there is nobody to deliver to either: a
         // connected user's stream is pinned.
-        published.seqs.push_back(delivery ? delivery->seq : 0);
-        if (delivery) published.delivered += hub_.fan_out(uid, delivery);
+        Remembered outcome;
+        if (delivery) outcome = {delivery->seq, hub_.fan_out(uid, delivery)};
+        published.seqs.push_back(outcome.seq);
+        published.delivered += outcome.delivered;
+        ++published_here;
+        delivered_here += outcome.delivered;
+        if (request.idempotency_key)
+            idempotency_.remember(uid, *request.idempotency_key, outcome, now);
     }
-    metrics_.messages_published.add(uids.size());
-    metrics_.messages_delivered.add(published.delivered);
+    metrics_.messages_published.add(published_here);
+    metrics_.messages_delivered.add(delivered_here);
     return published;
+}
+
+awaitable<boost::system::result<std::size_t>> LocalEngine::presence(std::string uid) {
+    return ask(hub_.strand(), [this, uid = std::move(uid)] {
+        return boost::system::result<std::size_t>(hub_.connections_of(uid));
+    });
 }
 
 awaitable<boost::system::result<Joined>> LocalEngine::join(std::shared_ptr<Connection> connection,
@@ -108,7 +131,8 @@ void LocalEngine::on_last_connection_gone(const std::string& uid) {
 awaitable<EngineStats> LocalEngine::stats() {
     return ask(hub_.strand(), [this] {
         HistoryStats history = history_.stats();
-        return EngineStats{history.streams, history.holding, history.messages, history.bytes};
+        return EngineStats{history.streams, history.holding, history.messages,
+                           history.bytes,   node_,           1};
     });
 }
 

@@ -6,6 +6,7 @@
 #include "herald/engine.hpp"
 #include "herald/history.hpp"
 #include "herald/hub.hpp"
+#include "herald/idempotency.hpp"
 #include "herald/metrics.hpp"
 
 namespace herald {
@@ -15,19 +16,20 @@ namespace herald {
 // published falls between the history and the live messages, and nothing comes twice.
 class LocalEngine final : public Engine, private HubObserver {
   public:
-    LocalEngine(Hub& hub, HistoryLimits limits, Metrics& metrics);
+    LocalEngine(Hub& hub, const Config& config, Metrics& metrics);
 
     void start() override;
     void stop() override;
-    awaitable<boost::system::result<Published>> publish(std::vector<std::string> uids,
-                                                        MessageBodyPtr body) override;
+    awaitable<boost::system::result<Published>> publish(PublishRequest request) override;
     awaitable<boost::system::result<Joined>> join(std::shared_ptr<Connection> connection,
                                                   std::optional<Since> since) override;
+    awaitable<boost::system::result<std::size_t>> presence(std::string uid) override;
+    bool ready() const override { return true; }
     awaitable<EngineStats> stats() override;
 
   private:
     // The steps, on the hub's strand.
-    Published deliver(const std::vector<std::string>& uids, const MessageBodyPtr& body);
+    Published deliver(const PublishRequest& request);
     Joined add(const std::shared_ptr<Connection>& connection, const std::optional<Since>& since);
     void on_first_connection(const std::string& uid) override;
     void on_last_connection_gone(const std::string& uid) override;
@@ -35,9 +37,11 @@ class LocalEngine final : public Engine, private HubObserver {
 
     Hub& hub_;
     Metrics& metrics_;
+    std::string node_;
     Duration expiry_interval_;
     // The hub's strand only.
     History history_;
+    Idempotency idempotency_;
     asio::steady_timer expiry_timer_;
     bool stopped_ = false;
 };

@@ -182,6 +182,20 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
     return request;
 }
 
+boost::system::result<std::string, std::string_view> parse_uid_query(std::string_view target) {
+    auto url = boost::urls::parse_origin_form(target);
+    using Uid = boost::system::result<std::string, std::string_view>;
+    if (!url) return Uid(boost::system::in_place_error, "malformed request target");
+    for (auto param : url->encoded_params()) {
+        if (!key_is(param.key, "uid")) continue;
+        if (!param.has_value) break;
+        std::string uid = decode_query_value<std::string>(param.value);
+        if (auto problem = uid_error(uid)) return Uid(boost::system::in_place_error, *problem);
+        return Uid(boost::system::in_place_value, std::move(uid));
+    }
+    return Uid(boost::system::in_place_error, "uid is missing");
+}
+
 Protocol upgrade_protocol(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
     if (!url) return Protocol::seed;

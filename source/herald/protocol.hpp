@@ -53,6 +53,9 @@ struct SendRequest {
 // GET /send?uid=U&message=M, from the request target (percent-decoding, '+' as space).
 boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target);
 
+// GET /presence?uid=U: the uid, percent-decoded and checked as a login's.
+boost::system::result<std::string, std::string_view> parse_uid_query(std::string_view target);
+
 // The protocol that an upgrade with a Bearer token asks for in its request target: JSON with
 // the parameter v=1 (the first v counts), the seed's otherwise.
 Protocol upgrade_protocol(std::string_view target);

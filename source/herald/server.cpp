@@ -46,7 +46,7 @@ Server::Server(Config config)
       io_context_(concurrency_hint(config_.threads)),
       admission_(io_context_.get_executor(), admission_limits(config_)),
       hub_(io_context_.get_executor(), keep_alive_settings(config_), metrics_),
-      engine_(std::make_unique<LocalEngine>(hub_, history_limits(config_), metrics_)),
+      engine_(std::make_unique<LocalEngine>(hub_, config_, metrics_)),
       context_{config_, access_, admission_, hub_, *engine_, metrics_, Clock::now(), tls_.get()},
       listener_(io_context_, context_) {}
 

@@ -220,6 +220,13 @@ BOOST_AUTO_TEST_CASE(every_setting_has_its_variable_named_after_the_flag) {
                                                     {"api-key", "k1,k2"},
                                                     {"allowed-origin", "https://a.example"},
                                                     {"no-web", "true"},
+                                                    {"idempotency-ttl", "2m"},
+                                                    {"idempotency-max-keys", "77"},
+                                                    {"redis", "redis://127.0.0.1:6390/2"},
+                                                    {"node-id", "node-a"},
+                                                    {"redis-timeout", "3s"},
+                                                    {"redis-probe-interval", "7s"},
+                                                    {"redis-subscribers", "3"},
                                                     {"redis-password", "p"}};
     auto described = boost::json::parse(describe_config(Config{})).as_object();
     Environment environment;

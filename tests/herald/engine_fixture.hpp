@@ -46,7 +46,7 @@ struct Stats {
 struct EngineFixture {
     explicit EngineFixture(const Config& config = {})
         : hub(io_context.get_executor(), keep_alive_settings(config), metrics),
-          engine(hub, history_limits(config), metrics) {
+          engine(hub, config, metrics) {
         hub.start();
         engine.start();
     }
@@ -69,7 +69,8 @@ struct EngineFixture {
     }
 
     awaitable<Published> publish(std::vector<std::string> uids, MessageBodyPtr body) {
-        auto published = co_await engine.publish(std::move(uids), std::move(body));
+        PublishRequest request{std::move(uids), std::move(body), std::nullopt};
+        auto published = co_await engine.publish(std::move(request));
         BOOST_REQUIRE(published.has_value());
         co_return *published;
     }

@@ -325,3 +325,52 @@ BOOST_AUTO_TEST_CASE(stats_and_healthz_describe_the_hub) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(
+    a_retry_with_the_same_idempotency_key_is_answered_as_before_and_not_delivered_again) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto browser = co_await WebSocketClient::login(server.endpoint(), "idem", Protocol::json);
+        http::fields keyed;
+        keyed.set("Idempotency-Key", "order-17-shipped");
+        auto first = co_await http_request(server.endpoint(), http::verb::post, "/send",
+                                           R"({"uid":"idem","message":"shipped"})", keyed);
+        auto retry = co_await http_request(server.endpoint(), http::verb::post, "/send",
+                                           R"({"uid":"idem","message":"other body"})", keyed);
+        BOOST_TEST(first.status == 200u);
+        BOOST_TEST(retry.body == first.body);  // the first attempt's answer: same seq, delivered
+        auto fresh = co_await http_request(server.endpoint(), http::verb::get,
+                                           "/send?uid=idem&message=next");
+        BOOST_TEST(json::parse(fresh.body).at("seq") == 2);
+        auto delivered = co_await browser.receive();
+        auto next = co_await browser.receive();
+        BOOST_TEST(json::parse(delivered).at("data") == "shipped");
+        BOOST_TEST(json::parse(next).at("data") == "next");  // no second "shipped" between
+
+        http::fields bad;
+        bad.set("Idempotency-Key", "has space");
+        auto refused = co_await http_request(server.endpoint(), http::verb::post, "/send",
+                                             R"({"uid":"idem","message":"x"})", bad);
+        check_error(refused, 400, "Idempotency-Key must be 1 to 128 visible ASCII characters");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(presence_counts_a_users_connections_and_stats_name_the_node) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto phone = co_await WebSocketClient::login(server.endpoint(), "present", Protocol::json);
+        auto laptop = co_await WebSocketClient::login(server.endpoint(), "present", Protocol::json);
+        auto answer =
+            co_await http_request(server.endpoint(), http::verb::get, "/presence?uid=present");
+        BOOST_TEST(answer.status == 200u);
+        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"uid":"present","connections":2})"));
+        auto nobody =
+            co_await http_request(server.endpoint(), http::verb::get, "/presence?uid=nobody");
+        BOOST_TEST(json::parse(nobody.body).at("connections") == 0);
+        auto missing = co_await http_request(server.endpoint(), http::verb::get, "/presence");
+        check_error(missing, 400, "uid is missing");
+        auto stats = co_await get_stats(server.endpoint());
+        BOOST_TEST(stats.at("nodes") == 1);
+        BOOST_TEST(stats.at("node").is_string());
+    });
+}
