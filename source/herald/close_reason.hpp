@@ -37,6 +37,9 @@ inline constexpr CloseReason inbound_rate{1008, "inbound rate limit exceeded", C
                                           "inbound_rate"};
 inline constexpr CloseReason refresh_for_another_sub{1008, "refresh token is for another sub",
                                                      Comeback::never, "bad_refresh"};
+// The user's stream began anew (a cluster's Redis lost its data) or lost messages it cannot
+// replay: the client comes back, resumes, and learns from `recovered` what it missed.
+inline constexpr CloseReason stream_reset{1012, "stream reset", Comeback::now, "stream_reset"};
 // The engine cannot serve the connection for now (a cluster's Redis is unreachable).
 inline constexpr CloseReason try_again_later{1013, "try again later", Comeback::now,
                                              "try_again_later"};
@@ -86,16 +89,37 @@ inline constexpr CloseReason token_no_sub{1008, "token has no valid sub", Comeba
 
 // Every entry, in the order of the README's table.
 inline constexpr std::array all{
-    &shutdown,         &slow_consumer,    &pong_timeout,
-    &token_expired,    &inbound_rate,     &refresh_for_another_sub,
-    &try_again_later,  &login_timeout,    &login_not_text,
-    &login_not_json,   &login_not_object, &unsupported_version,
-    &since_needs_json, &since_needs_seq,  &since_epoch_not_string,
-    &token_not_string, &uid_missing,      &uid_not_string,
-    &uid_empty,        &uid_too_long,     &uid_control,
-    &uid_not_utf8,     &token_required,   &token_malformed,
-    &token_algorithm,  &token_signature,  &token_not_yet_valid,
-    &token_audience,   &token_issuer,     &token_no_sub,
+    &shutdown,
+    &slow_consumer,
+    &pong_timeout,
+    &token_expired,
+    &inbound_rate,
+    &refresh_for_another_sub,
+    &stream_reset,
+    &try_again_later,
+    &login_timeout,
+    &login_not_text,
+    &login_not_json,
+    &login_not_object,
+    &unsupported_version,
+    &since_needs_json,
+    &since_needs_seq,
+    &since_epoch_not_string,
+    &token_not_string,
+    &uid_missing,
+    &uid_not_string,
+    &uid_empty,
+    &uid_too_long,
+    &uid_control,
+    &uid_not_utf8,
+    &token_required,
+    &token_malformed,
+    &token_algorithm,
+    &token_signature,
+    &token_not_yet_valid,
+    &token_audience,
+    &token_issuer,
+    &token_no_sub,
 };
 
 // The close for a refused token (at login or on a refresh).

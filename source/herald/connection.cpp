@@ -24,6 +24,13 @@ Connection::Connection(asio::any_io_executor executor, std::uint64_t id, Login l
 Connection::Enqueued Connection::enqueue(DeliveryPtr message) {
     if (message->seq <= last_queued_seq_) return Enqueued::passed;
     std::size_t size = message->size(protocol_);
+    if (held_) {
+        if (held_->size() >= limits_.messages || held_bytes_ + size > limits_.bytes)
+            return outbox_.is_open() ? Enqueued::full : Enqueued::closed;
+        held_bytes_ += size;
+        held_->push_back(std::move(message));
+        return Enqueued::yes;
+    }
     // Only the hub adds to these counters, so checking and then adding cannot overshoot; the
     // writer only ever lowers them.
     if (queued_messages_.load(std::memory_order_relaxed) >= limits_.messages ||
@@ -42,6 +49,25 @@ Connection::Enqueued Connection::enqueue(DeliveryPtr message) {
     // full of pings that a writer stuck in a write could not send. Full is a slow consumer all
     // the same; taking it for closed would drop the message without a word.
     return outbox_.is_open() ? Enqueued::full : Enqueued::closed;
+}
+
+void Connection::hold() {
+    held_ = std::make_unique<std::vector<DeliveryPtr>>();
+    held_bytes_ = 0;
+}
+
+Connection::Enqueued Connection::release(const std::vector<DeliveryPtr>& replay) {
+    std::unique_ptr<std::vector<DeliveryPtr>> held = std::move(held_);
+    held_bytes_ = 0;
+    const std::vector<DeliveryPtr>* in_order[] = {&replay, held.get()};
+    for (const std::vector<DeliveryPtr>* messages : in_order) {
+        if (messages == nullptr) continue;
+        for (const DeliveryPtr& message : *messages) {
+            Enqueued result = enqueue(message);
+            if (result == Enqueued::full || result == Enqueued::closed) return result;
+        }
+    }
+    return Enqueued::yes;
 }
 
 void Connection::enqueue_ping() {

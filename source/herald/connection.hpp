@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/experimental/basic_concurrent_channel.hpp>
@@ -59,6 +60,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // message once), that would go past the outbox limits (`full`: the caller must close this
     // connection as a slow consumer), or the connection is ending (`closed`).
     Enqueued enqueue(DeliveryPtr message);
+    // While a connection joins a stream kept elsewhere (a cluster), what it missed is read
+    // after it is registered, so live messages may arrive before its replay: hold() keeps them
+    // aside, and release() queues the replay (in order) and then them, each message once. Held
+    // messages count against the outbox limits as queued ones do (`full` past them).
+    void hold();
+    Enqueued release(const std::vector<DeliveryPtr>& replay);
+    // The user's stream began anew (its numbering restarts): messages from seq 1 are new again.
+    void restart_numbering() { last_queued_seq_ = 0; }
     // Queues a ping unless one is queued and not yet sent, or the outbox is full (it is about
     // to be closed anyway).
     void enqueue_ping();
@@ -133,7 +142,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<const CloseReason*> close_reason_{&close_reasons::shutdown};
     std::atomic<Clock::rep> last_heard_;
     std::atomic<std::int64_t> token_expiry_{0};
-    std::uint64_t last_queued_seq_ = 0;  // the producer's (the hub's strand)
+    // The producer's (the hub's strand).
+    std::uint64_t last_queued_seq_ = 0;
+    // While held: what came live, in order (allocated only then: most connections never hold).
+    std::unique_ptr<std::vector<DeliveryPtr>> held_;
+    std::size_t held_bytes_ = 0;
     KeepAliveSlot keep_alive_slot_{this, {}, {}, 0};
     tcp::socket* socket_ = nullptr;  // the connection's strand only
 };

@@ -82,6 +82,20 @@ std::size_t Hub::fan_out(const std::string& uid, const DeliveryPtr& delivery) {
     return delivered;
 }
 
+void Hub::reset_stream(const std::string& uid) {
+    auto found = users_.find(uid);
+    if (found == users_.end()) return;
+    Connections resuming;
+    for (auto& connection : found->second) {
+        if (connection->protocol() == Protocol::json)
+            resuming.push_back(connection);
+        else
+            connection->restart_numbering();
+    }
+    for (auto& connection : resuming)
+        close_on_strand(connection, close_reasons::stream_reset, true);
+}
+
 std::size_t Hub::connections_of(const std::string& uid) const {
     auto found = users_.find(uid);
     return found == users_.end() ? 0 : found->second.size();

@@ -66,6 +66,10 @@ class Hub {
     // Queues `delivery` to every connection of `uid` here; returns how many it was queued to. A
     // connection whose outbox is full is closed as a slow consumer instead.
     std::size_t fan_out(const std::string& uid, const DeliveryPtr& delivery);
+    // The user's stream began anew, or lost messages that cannot be replayed: JSON-protocol
+    // connections, which track seqs, are closed with 1012 "stream reset" (after what is queued)
+    // so that they resume and learn it; seed-mode ones keep receiving, numbered anew.
+    void reset_stream(const std::string& uid);
     // How many connections `uid` has here.
     std::size_t connections_of(const std::string& uid) const;
 
