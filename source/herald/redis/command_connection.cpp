@@ -82,7 +82,7 @@ awaitable<void> CommandConnection::run() {
         if (!error) co_await serve();
         if (stopping_) break;
         if (error && failed_attempts_++ == 0)
-            log_warn("redis connect failed", {{"redis", describe(settings_)},
+            log_warn("redis_connect_failed", {{"redis", describe(settings_)},
                                               {"name", settings_.client_name},
                                               {"error", error}});
         connect_timer_.expires_after(backoff_.next());
@@ -111,12 +111,12 @@ awaitable<void> CommandConnection::serve() {
     bool was_up = std::exchange(up_, false);
     if (was_up) {
         if (!stopping_)
-            log_warn("redis disconnected", {{"redis", describe(settings_)},
+            log_warn("redis_disconnected", {{"redis", describe(settings_)},
                                             {"name", settings_.client_name},
                                             {"error", close_reason_}});
         report(LinkEvent::disconnected);
     } else if (!stopping_ && close_reason_ != RedisError::refused && failed_attempts_++ == 0) {
-        log_warn("redis handshake failed", {{"redis", describe(settings_)},
+        log_warn("redis_handshake_failed", {{"redis", describe(settings_)},
                                             {"name", settings_.client_name},
                                             {"error", close_reason_}});
     }
@@ -132,13 +132,13 @@ awaitable<void> CommandConnection::read_loop() {
         for (;;) {
             auto reply = parser_.next();
             if (!reply) {
-                log_warn("redis protocol error",
+                log_warn("redis_protocol_error",
                          {{"redis", describe(settings_)}, {"error", parser_.error_text()}});
                 co_return close_link(RedisError::protocol_error);
             }
             if (!*reply) break;
             if (fifo_.push_reply(std::move(**reply)) == CommandFifo::Match::unexpected) {
-                log_warn("redis sent a reply nobody asked for", {{"redis", describe(settings_)}});
+                log_warn("redis_unexpected_reply", {{"redis", describe(settings_)}});
                 co_return close_link(RedisError::protocol_error);
             }
             if (close_reason_) co_return;  // the handshake was refused
@@ -170,7 +170,7 @@ awaitable<void> CommandConnection::watchdog() {
         if (deadline && *deadline <= now) {
             // A late handshake is logged once per streak of failures, by serve().
             if (up_)
-                log_warn("redis timeout", {{"redis", describe(settings_)},
+                log_warn("redis_timeout", {{"redis", describe(settings_)},
                                            {"name", settings_.client_name},
                                            {"requests", fifo_.requests()}});
             co_return close_link(RedisError::timeout);
@@ -214,7 +214,7 @@ void CommandConnection::on_handshake(Replies replies) {
         // WRONGPASS, NOAUTH, a bad database: retrying will not help until an operator acts,
         // but the backoff keeps the retries rare. Redis's text never repeats the password.
         if (failed_attempts_++ == 0)
-            log_error("redis refused the handshake",
+            log_error("redis_handshake_refused",
                       {{"redis", describe(settings_)}, {"error", *refusal}});
         return close_link(RedisError::refused);
     }
@@ -222,7 +222,7 @@ void CommandConnection::on_handshake(Replies replies) {
     failed_attempts_ = 0;
     backoff_.reset();
     last_request_ = Clock::now();
-    log_info("redis connected", {{"redis", describe(settings_)}, {"name", settings_.client_name}});
+    log_info("redis_connected", {{"redis", describe(settings_)}, {"name", settings_.client_name}});
     report(LinkEvent::connected);
 }
 

@@ -86,6 +86,12 @@ void Subscriber::stop() {
     });
 }
 
+void Subscriber::reconnect() {
+    asio::post(strand_, [this] {
+        if (!stopping_) close_link(RedisError::connection_lost);
+    });
+}
+
 awaitable<void> Subscriber::run() {
     while (!stopping_) {
         error_code error = co_await open_link(socket_, resolver_, connect_timer_, settings_);
@@ -93,7 +99,7 @@ awaitable<void> Subscriber::run() {
         if (!error) co_await serve();
         if (stopping_) break;
         if (error && failed_attempts_++ == 0)
-            log_warn("redis connect failed", {{"redis", describe(settings_)},
+            log_warn("redis_connect_failed", {{"redis", describe(settings_)},
                                               {"name", settings_.client_name},
                                               {"error", error}});
         connect_timer_.expires_after(backoff_.next());
@@ -118,13 +124,13 @@ awaitable<void> Subscriber::serve() {
     state_.on_link_lost(close_reason_);
     if (was_up) {
         if (!stopping_)
-            log_warn("redis subscriber disconnected", {{"redis", describe(settings_)},
+            log_warn("redis_subscriber_disconnected", {{"redis", describe(settings_)},
                                                        {"name", settings_.client_name},
                                                        {"channels", state_.channels()},
                                                        {"error", close_reason_}});
         report(LinkEvent::disconnected);
     } else if (!stopping_ && close_reason_ != RedisError::refused && failed_attempts_++ == 0) {
-        log_warn("redis handshake failed", {{"redis", describe(settings_)},
+        log_warn("redis_handshake_failed", {{"redis", describe(settings_)},
                                             {"name", settings_.client_name},
                                             {"error", close_reason_}});
     }
@@ -139,7 +145,7 @@ awaitable<void> Subscriber::read_loop() {
         for (;;) {
             auto reply = parser_.next();
             if (!reply) {
-                log_warn("redis protocol error",
+                log_warn("redis_protocol_error",
                          {{"redis", describe(settings_)}, {"error", parser_.error_text()}});
                 co_return close_link(RedisError::protocol_error);
             }
@@ -154,7 +160,7 @@ awaitable<void> Subscriber::read_loop() {
 bool Subscriber::handle(const SubscriptionState::Outcome& outcome) {
     using Kind = SubscriptionState::Outcome::Kind;
     if (!outcome.refusal.empty() && outcome.kind != Kind::handshake_refused)
-        log_warn("redis refused a subscriber command",
+        log_warn("redis_subscribe_refused",
                  {{"redis", describe(settings_)}, {"error", outcome.refusal}});
     switch (outcome.kind) {
         case Kind::none:
@@ -166,7 +172,7 @@ bool Subscriber::handle(const SubscriptionState::Outcome& outcome) {
             failed_attempts_ = 0;
             backoff_.reset();
             last_ping_ = Clock::now();
-            log_info("redis subscriber connected", {{"redis", describe(settings_)},
+            log_info("redis_subscriber_connected", {{"redis", describe(settings_)},
                                                     {"name", settings_.client_name},
                                                     {"channels", state_.channels()}});
             report(LinkEvent::connected);
@@ -180,12 +186,12 @@ bool Subscriber::handle(const SubscriptionState::Outcome& outcome) {
             return true;
         case Kind::handshake_refused:
             if (failed_attempts_++ == 0)
-                log_error("redis refused the handshake",
+                log_error("redis_handshake_refused",
                           {{"redis", describe(settings_)}, {"error", outcome.refusal}});
             close_link(RedisError::refused);
             return false;
         case Kind::unexpected:
-            log_warn("redis subscriber out of step", {{"redis", describe(settings_)}});
+            log_warn("redis_subscriber_out_of_step", {{"redis", describe(settings_)}});
             close_link(RedisError::protocol_error);
             return false;
     }
@@ -214,7 +220,7 @@ awaitable<void> Subscriber::watchdog() {
         if (deadline && *deadline <= now) {
             // A late handshake is logged once per streak of failures, by serve().
             if (state_.phase() == SubscriptionState::Phase::up)
-                log_warn("redis subscriber timeout",
+                log_warn("redis_subscriber_timeout",
                          {{"redis", describe(settings_)}, {"name", settings_.client_name}});
             co_return close_link(RedisError::timeout);
         }

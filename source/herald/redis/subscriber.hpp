@@ -62,6 +62,11 @@ class Subscriber {
     // (connection_lost).
     void stop();
 
+    // Any thread: drops the link, which then comes back as after any loss (backoff, then every
+    // channel subscribed again and `resubscribed`): for a link that looks up but has stopped
+    // delivering (a probe published to it never came back).
+    void reconnect();
+
     // The link is up (its handshake is done); the set may still be being resubscribed.
     bool connected() const { return connected_.load(std::memory_order_acquire); }
 
