@@ -14,6 +14,7 @@
 #include "herald/config.hpp"
 #include "herald/log.hpp"
 #include "herald/protocol.hpp"
+#include "herald/redis/url.hpp"
 #include "herald/server.hpp"
 #include "herald/tls.hpp"
 #include "herald/token.hpp"
@@ -78,6 +79,12 @@ int check_config(int argc, const char* const* argv) {
         } catch (const std::invalid_argument& error) {
             problems += std::string(error.what()) + "\n";
         }
+    }
+    if (!config.redis.empty()) {
+        std::optional<std::string> password;
+        if (!config.redis_password.empty()) password = config.redis_password;
+        if (auto redis = herald::redis::parse_redis_url(config.redis, password); !redis)
+            problems += "--redis: " + redis.error() + "\n";
     }
     if (!problems.empty()) {
         problems.pop_back();

@@ -46,11 +46,12 @@ bool Hub::remove(const Connection& connection) {
     *registered = std::move(connections.back());
     connections.pop_back();
     --stats_.connections;
-    if (connections.empty()) {
+    std::size_t remaining = connections.size();
+    if (remaining == 0) {
         users_.erase(found);
         --stats_.users;
-        if (observer_) observer_->on_last_connection_gone(connection.uid());
     }
+    if (observer_) observer_->on_connection_gone(connection.uid(), remaining);
     return true;
 }
 
@@ -82,11 +83,12 @@ std::size_t Hub::fan_out(const std::string& uid, const DeliveryPtr& delivery) {
     return delivered;
 }
 
-void Hub::reset_stream(const std::string& uid) {
+void Hub::reset_stream(const std::string& uid, const Connection* except) {
     auto found = users_.find(uid);
     if (found == users_.end()) return;
     Connections resuming;
     for (auto& connection : found->second) {
+        if (connection.get() == except) continue;
         if (connection->protocol() == Protocol::json)
             resuming.push_back(connection);
         else

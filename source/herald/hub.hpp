@@ -26,12 +26,13 @@ struct HubStats {
 };
 
 // What the hub tells the engine above it, on the hub's strand: the moments a user gets its first
-// connection on this node and loses its last one (where a cluster engine subscribes to the
-// user's messages and unsubscribes; where a single node's history holds the user's stream).
+// connection on this node and loses one (`remaining` 0: its last), where a cluster engine
+// subscribes to the user's messages, counts its presence and unsubscribes, and where a single
+// node's history holds the user's stream.
 class HubObserver {
   public:
     virtual void on_first_connection(const std::string& uid) = 0;
-    virtual void on_last_connection_gone(const std::string& uid) = 0;
+    virtual void on_connection_gone(const std::string& uid, std::size_t remaining) = 0;
 
   protected:
     ~HubObserver() = default;
@@ -69,7 +70,8 @@ class Hub {
     // The user's stream began anew, or lost messages that cannot be replayed: JSON-protocol
     // connections, which track seqs, are closed with 1012 "stream reset" (after what is queued)
     // so that they resume and learn it; seed-mode ones keep receiving, numbered anew.
-    void reset_stream(const std::string& uid);
+    // `except`: a connection joining with the new stream's position already.
+    void reset_stream(const std::string& uid, const Connection* except = nullptr);
     // How many connections `uid` has here.
     std::size_t connections_of(const std::string& uid) const;
 

@@ -124,8 +124,8 @@ void LocalEngine::on_first_connection(const std::string& uid) {
     history_.pin(uid, Clock::now());
 }
 
-void LocalEngine::on_last_connection_gone(const std::string& uid) {
-    history_.unpin(uid, Clock::now());
+void LocalEngine::on_connection_gone(const std::string& uid, std::size_t remaining) {
+    if (remaining == 0) history_.unpin(uid, Clock::now());
 }
 
 awaitable<EngineStats> LocalEngine::stats() {

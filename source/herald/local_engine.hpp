@@ -32,7 +32,7 @@ class LocalEngine final : public Engine, private HubObserver {
     Published deliver(const PublishRequest& request);
     Joined add(const std::shared_ptr<Connection>& connection, const std::optional<Since>& since);
     void on_first_connection(const std::string& uid) override;
-    void on_last_connection_gone(const std::string& uid) override;
+    void on_connection_gone(const std::string& uid, std::size_t remaining) override;
     void schedule_expiry();
 
     Hub& hub_;

@@ -45,6 +45,12 @@ struct Metrics {
     Counter connections_opened;  // WebSockets that logged in
     CountByCloseReason closes;   // connections in service that the server closed, by reason
     CountByCloseReason logins_refused;
+
+    // A cluster's engine.
+    Counter redis_publish_errors;  // publishes refused (503) because Redis failed them
+    Counter redis_reconnects;      // the command link came back after a loss
+    Counter redis_probes_missed;   // a subscriber link that stopped delivering, restarted
+    Counter redis_catch_ups;       // users read up from their streams after a loss
 };
 
 }  // namespace herald

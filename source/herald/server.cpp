@@ -4,12 +4,20 @@
 
 #include <stdexcept>
 
+#include "herald/cluster/redis_engine.hpp"
 #include "herald/local_engine.hpp"
 #include "herald/log.hpp"
 #include "herald/tls.hpp"
 
 namespace herald {
 namespace {
+
+// One node alone, or a node of the cluster that shares --redis.
+std::unique_ptr<Engine> make_engine(const Config& config, asio::io_context& io_context, Hub& hub,
+                                    Metrics& metrics) {
+    if (config.redis.empty()) return std::make_unique<LocalEngine>(hub, config, metrics);
+    return std::make_unique<cluster::RedisEngine>(io_context.get_executor(), hub, config, metrics);
+}
 
 Access make_access(const Config& config) {
     auto access = Access::create(config);
@@ -46,7 +54,7 @@ Server::Server(Config config)
       io_context_(concurrency_hint(config_.threads)),
       admission_(io_context_.get_executor(), admission_limits(config_)),
       hub_(io_context_.get_executor(), keep_alive_settings(config_), metrics_),
-      engine_(std::make_unique<LocalEngine>(hub_, config_, metrics_)),
+      engine_(make_engine(config_, io_context_, hub_, metrics_)),
       context_{config_, access_, admission_, hub_, *engine_, metrics_, Clock::now(), tls_.get()},
       listener_(io_context_, context_) {}
 

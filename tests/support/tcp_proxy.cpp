@@ -30,6 +30,8 @@ struct TcpProxy::Link {
     std::uint64_t id = 0;
     tcp::socket client;
     tcp::socket server;
+    std::string opening;            // the client's first bytes: who it is (CLIENT SETNAME ...)
+    bool silent_to_client = false;  // silence_links(): this link alone drops what comes back
 };
 
 TcpProxy::TcpProxy(std::uint16_t upstream_port)
@@ -80,6 +82,13 @@ void TcpProxy::blackhole(Direction direction) {
     if (direction != Direction::to_server) drop_to_client_ = true;
 }
 
+void TcpProxy::silence_links(std::string marker) {
+    on_proxy_thread([this, marker = std::move(marker)] {
+        for (auto& [id, link] : links_)
+            if (link->opening.find(marker) != std::string::npos) link->silent_to_client = true;
+    });
+}
+
 void TcpProxy::delay(std::chrono::milliseconds delay) {
     delay_ms_ = delay.count();
 }
@@ -120,8 +129,8 @@ awaitable<void> TcpProxy::serve(std::shared_ptr<Link> link) {
         link->server.set_option(tcp::no_delay(true), ignored);
         link->client.set_option(tcp::no_delay(true), ignored);
         // Each pump returns when its side closes; `||` then cancels the other.
-        co_await (pump(link->client, link->server, Direction::to_server) ||
-                  pump(link->server, link->client, Direction::to_client));
+        co_await (pump(*link, link->client, link->server, Direction::to_server) ||
+                  pump(*link, link->server, link->client, Direction::to_client));
     }
     // One side is gone: so is the link (a reset, so the other side learns it at once).
     reset(link->client);
@@ -129,7 +138,8 @@ awaitable<void> TcpProxy::serve(std::shared_ptr<Link> link) {
     links_.erase(link->id);
 }
 
-awaitable<void> TcpProxy::pump(tcp::socket& from, tcp::socket& to, Direction direction) {
+awaitable<void> TcpProxy::pump(Link& link, tcp::socket& from, tcp::socket& to,
+                               Direction direction) {
     std::array<char, 16 * 1024> buffer;
     asio::steady_timer wait(co_await asio::this_coro::executor);
     for (;;) {
@@ -142,7 +152,10 @@ awaitable<void> TcpProxy::pump(tcp::socket& from, tcp::socket& to, Direction dir
         }
         // Read and dropped rather than left unread: the sender sees no back-pressure, as with
         // packets lost on the way.
+        if (direction == Direction::to_server && link.opening.size() < 512)
+            link.opening.append(buffer.data(), std::min<std::size_t>(size, 512));
         if (dropped(direction)) continue;
+        if (direction == Direction::to_client && link.silent_to_client) continue;
         auto [write_error, written] =
             co_await asio::async_write(to, asio::buffer(buffer.data(), size), use_nothrow);
         if (write_error) co_return;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
@@ -41,6 +42,10 @@ class TcpProxy {
     // Returns once every link open at the call has been reset.
     void cut();
     void blackhole(Direction direction);
+    // The links open now whose client's first bytes hold `marker` (a name its handshake gives,
+    // such as a Redis CLIENT SETNAME) silently stop passing what comes back to the client; the
+    // others, and links made later, are untouched: one connection that stops delivering.
+    void silence_links(std::string marker);
     void delay(std::chrono::milliseconds delay);
     void restore();
     // Links made from now on go to another port (as after a failover); current ones stay.
@@ -54,7 +59,7 @@ class TcpProxy {
 
     awaitable<void> accept_loop();
     awaitable<void> serve(std::shared_ptr<Link> link);
-    awaitable<void> pump(tcp::socket& from, tcp::socket& to, Direction direction);
+    awaitable<void> pump(Link& link, tcp::socket& from, tcp::socket& to, Direction direction);
     bool dropped(Direction direction) const;
     // Runs `action` on the proxy's thread and waits (bounded) until it has run.
     void on_proxy_thread(std::function<void()> action);

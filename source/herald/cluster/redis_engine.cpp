@@ -1,0 +1,547 @@
+#include "herald/cluster/redis_engine.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+
+#include "herald/actor.hpp"
+#include "herald/log.hpp"
+#include "herald/redis/error.hpp"
+#include "herald/redis/url.hpp"
+
+namespace herald::cluster {
+namespace {
+
+// How long a node stays subscribed to a user after the user's last connection here left: a
+// client that reconnects (a page reload, a network change) finds its subscription in place.
+constexpr Duration linger = std::chrono::seconds(10);
+// Live messages a user may have waiting while the node reads its stream; past it the oldest go,
+// and the read that follows finds them in the stream.
+constexpr std::size_t most_waiting = 1024;
+// Users per pipelined round trip when the node reads many streams or refreshes their presence.
+constexpr std::size_t users_per_round_trip = 256;
+// A presence change is written this long after it happens, together with those that follow it
+// (a disconnect storm is a few writes, not one per connection).
+constexpr Duration presence_delay{50};
+
+std::string default_node_id() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, 8, "herald");
+    std::random_device random;
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffff);
+    return std::string(host) + "-" + suffix;
+}
+
+// Redis refuses client names with spaces; a node name is the operator's choice.
+std::string client_name(std::string_view node, std::string_view role) {
+    std::string name = "herald-";
+    for (char c : node)
+        name += (c > 0x20 && c < 0x7f) ? c : '_';
+    name += '-';
+    name += role;
+    return name;
+}
+
+redis::RedisSettings redis_settings(const Config& config, std::string_view node,
+                                    std::string_view role) {
+    std::optional<std::string> password;
+    if (!config.redis_password.empty()) password = config.redis_password;
+    auto settings = redis::parse_redis_url(config.redis, password);
+    if (!settings) throw std::invalid_argument("--redis: " + settings.error());
+    settings->timeout = config.redis_timeout;
+    settings->health_check_interval = config.redis_probe_interval;
+    settings->client_name = client_name(node, role);
+    return std::move(*settings);
+}
+
+StoreSettings store_settings(const Config& config, const std::string& node) {
+    StoreSettings settings;
+    settings.history_size = config.history_size;
+    settings.history_ttl = config.history_ttl;
+    settings.idempotency_ttl = config.idempotency_ttl;
+    // A node refreshes its presence every probe interval: three missed refreshes and it no longer
+    // counts.
+    settings.presence_ttl = 3 * config.redis_probe_interval;
+    settings.node_id = node;
+    return settings;
+}
+
+std::string probe_channel(std::string_view node, std::size_t subscriber) {
+    std::string channel = "herald:probe:";
+    channel += node;
+    channel += ':';
+    channel += std::to_string(subscriber);
+    return channel;
+}
+
+// Logs what escaped one of the engine's coroutines: a bug, which ends that coroutine only.
+struct LogFailure {
+    const char* what;
+    void operator()(std::exception_ptr failure) const {
+        if (!failure) return;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& error) {
+            log_error("cluster_task_failed", {{"task", what}, {"error", error.what()}});
+        }
+    }
+};
+
+template <typename Value>
+boost::system::result<Value> unavailable(error_code error) {
+    return boost::system::result<Value>(boost::system::in_place_error, error);
+}
+
+}  // namespace
+
+RedisEngine::RedisEngine(asio::any_io_executor executor, Hub& hub, const Config& config,
+                         Metrics& metrics)
+    : hub_(hub),
+      metrics_(metrics),
+      node_(config.node_id.empty() ? default_node_id() : config.node_id),
+      probe_interval_(config.redis_probe_interval),
+      linger_(linger),
+      commands_(executor, redis_settings(config, node_, "cmd")),
+      store_(commands_, store_settings(config, node_)),
+      probes_seen_(config.redis_subscribers),
+      upkeep_timer_(hub.strand()),
+      presence_timer_(hub.strand()) {
+    for (unsigned i = 0; i < config.redis_subscribers; ++i) {
+        subscribers_.push_back(std::make_unique<redis::Subscriber>(
+            executor, redis_settings(config, node_, "sub" + std::to_string(i))));
+        probe_connected_.push_back(false);
+    }
+    hub_.set_observer(*this);
+    commands_.on_event([this](redis::LinkEvent event) { on_command_link(event); });
+    for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+        subscribers_[i]->on_message([this, i](std::string_view channel, std::string_view payload) {
+            on_message(i, channel, payload);
+        });
+        subscribers_[i]->on_event([this, i](redis::LinkEvent event) { on_subscriber_link(i, event); });
+    }
+}
+
+RedisEngine::~RedisEngine() = default;
+
+void RedisEngine::start() {
+    log_info("cluster_node", {{"node", node_},
+                              {"redis", redis::describe(commands_.settings())},
+                              {"subscribers", subscribers_.size()}});
+    commands_.start();
+    for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+        subscribers_[i]->start();
+        // In the subscriber's set from now on, subscribed again after every reconnect; the
+        // first attempt may fail while the link is still coming up.
+        asio::co_spawn(subscribers_[i]->get_executor(),
+                       subscribers_[i]->subscribe(probe_channel(node_, i)),
+                       [](std::exception_ptr, boost::system::result<void>) {});
+    }
+    asio::co_spawn(hub_.strand(), upkeep(), LogFailure{"upkeep"});
+}
+
+void RedisEngine::stop() {
+    asio::post(hub_.strand(), [this] {
+        stopped_ = true;
+        upkeep_timer_.cancel();
+        presence_timer_.cancel();
+    });
+    commands_.stop();
+    for (auto& subscriber : subscribers_)
+        subscriber->stop();
+}
+
+bool RedisEngine::ready() const {
+    if (!prepared_.load(std::memory_order_acquire) || !commands_.connected()) return false;
+    for (const auto& subscriber : subscribers_)
+        if (!subscriber->connected()) return false;
+    return true;
+}
+
+redis::Subscriber& RedisEngine::subscriber_for(std::string_view uid) {
+    return *subscribers_[std::hash<std::string_view>{}(uid) % subscribers_.size()];
+}
+
+// ---- Links
+
+void RedisEngine::on_command_link(redis::LinkEvent event) {
+    if (event == redis::LinkEvent::disconnected) {
+        prepared_.store(false, std::memory_order_release);
+        return;
+    }
+    if (event != redis::LinkEvent::connected) return;
+    if (ever_connected_.exchange(true)) metrics_.redis_reconnects.add();
+    asio::co_spawn(commands_.get_executor(), prepare(), LogFailure{"prepare"});
+}
+
+// Learns the new link's Redis (its run_id, which says whether it still has the data the epochs
+// stand for) and loads the scripts: until then, nothing is published or read.
+awaitable<void> RedisEngine::prepare() {
+    auto prepared = co_await store_.prepare();
+    if (prepared) {
+        prepared_.store(true, std::memory_order_release);
+        co_return;
+    }
+    log_warn("redis_prepare_failed", {{"error", prepared.error()}});  // tried again by the upkeep
+}
+
+void RedisEngine::on_subscriber_link(std::size_t subscriber, redis::LinkEvent event) {
+    if (event != redis::LinkEvent::resubscribed) return;
+    // Whatever was published to this link's users while it was down is in their streams: read
+    // each one up. The users whose join is still under way read on their own.
+    asio::post(hub_.strand(), [this, subscriber] {
+        std::vector<std::string> users;
+        for (auto& [uid, user] : followed_)
+            if (!user.epoch.empty() && &subscriber_for(uid) == subscribers_[subscriber].get())
+                users.push_back(uid);
+        if (users.empty()) return;
+        metrics_.redis_catch_ups.add(users.size());
+        read_up(std::move(users));
+    });
+}
+
+void RedisEngine::on_message(std::size_t subscriber, std::string_view channel,
+                             std::string_view payload) {
+    if (channel.starts_with("herald:probe:")) {
+        std::uint64_t round = 0;
+        std::from_chars(payload.data(), payload.data() + payload.size(), round);
+        probes_seen_[subscriber].store(round, std::memory_order_relaxed);
+        return;
+    }
+    auto message = decode_live_message(channel, payload);
+    if (!message) {
+        // Not Herald's format: someone else publishes on Herald's channels. Never delivered.
+        log_warn("redis_unreadable_message", {{"channel", channel}, {"error", message.error()}});
+        return;
+    }
+    asio::post(hub_.strand(),
+               [this, message = std::move(*message)]() mutable { on_live(std::move(message)); });
+}
+
+// ---- Publishing and joining
+
+awaitable<boost::system::result<Published>> RedisEngine::publish(PublishRequest request) {
+    if (!prepared_.load(std::memory_order_acquire))
+        co_return unavailable<Published>(make_error_code(redis::RedisError::not_connected));
+    auto outcomes =
+        co_await store_.publish(request.uids, *request.body, std::move(request.idempotency_key));
+    if (!outcomes) {
+        metrics_.redis_publish_errors.add();
+        log_warn("redis_publish_failed", {{"error", outcomes.error()}});
+        co_return unavailable<Published>(outcomes.error());
+    }
+    Published published;
+    published.seqs.reserve(outcomes->size());
+    for (const PublishOutcome& outcome : *outcomes) {
+        published.seqs.push_back(outcome.seq);
+        published.delivered += outcome.delivered;
+    }
+    metrics_.messages_published.add(request.uids.size());
+    co_return published;
+}
+
+awaitable<boost::system::result<Joined>> RedisEngine::join(std::shared_ptr<Connection> connection,
+                                                           std::optional<Since> since) {
+    if (!ready()) co_return unavailable<Joined>(make_error_code(redis::RedisError::not_connected));
+    // Registered held: from now on, what the node delivers to the user waits in the connection.
+    connection->hold();
+    auto add = [this, connection] { return hub_.add(connection); };
+    bool added = co_await ask(hub_.strand(), std::move(add));
+    if (!added) co_return Joined{};  // shutting down
+    const std::string& uid = connection->uid();
+    // Every join waits for the confirmation, also when an earlier join asked for it.
+    auto subscribed = co_await subscriber_for(uid).subscribe(StreamStore::channel_of(uid));
+    if (!subscribed) {
+        hub_.leave(connection);
+        co_return unavailable<Joined>(subscribed.error());
+    }
+    auto read = co_await store_.read(uid, since, +1);
+    if (!read) {
+        hub_.leave(connection);
+        co_return unavailable<Joined>(read.error());
+    }
+    auto finish = [this, connection, read = std::move(*read)]() mutable {
+        return release(connection, std::move(read));
+    };
+    Joined joined = co_await ask(hub_.strand(), std::move(finish));
+    co_return joined;
+}
+
+Joined RedisEngine::release(const std::shared_ptr<Connection>& connection, StreamRead read) {
+    const std::string& uid = connection->uid();
+    auto found = followed_.find(uid);
+    if (found != followed_.end()) {
+        Followed& user = found->second;
+        if (user.epoch.empty()) {
+            // The user's first join here: the node follows its stream from this read on.
+            user.epoch = read.position.epoch;
+            user.last_seq = read.position.seq;
+            drain(uid, user);
+        } else if (user.epoch != read.position.epoch &&
+                   read.position.epoch != user.retired_epoch) {
+            // The stream began anew since the node last heard of it: the user's other
+            // connections resume; this one starts in the new stream already.
+            begin_stream(uid, user, read.position.epoch, connection.get());
+            user.last_seq = read.position.seq;
+            drain(uid, user);
+        }
+    }
+    std::vector<DeliveryPtr> replay;
+    replay.reserve(read.messages.size());
+    for (const StoredMessage& message : read.messages)
+        replay.push_back(make_delivery(message.body, message.seq, message.time_ms));
+    if (connection->release(replay) == Connection::Enqueued::full)
+        hub_.close(connection, close_reasons::slow_consumer, true);  // what fits, then resume
+    return Joined{true, std::move(read.position)};
+}
+
+awaitable<boost::system::result<std::size_t>> RedisEngine::presence(std::string uid) {
+    if (!prepared_.load(std::memory_order_acquire))
+        co_return unavailable<std::size_t>(make_error_code(redis::RedisError::not_connected));
+    co_return co_await store_.presence(uid);
+}
+
+awaitable<EngineStats> RedisEngine::stats() {
+    return ask(hub_.strand(), [this] {
+        EngineStats stats;
+        stats.streams = followed_.size();  // the history itself is in Redis
+        stats.node = node_;
+        stats.nodes = nodes_.load(std::memory_order_relaxed);
+        return stats;
+    });
+}
+
+// ---- Following users (the hub's strand)
+
+void RedisEngine::on_first_connection(const std::string& uid) {
+    followed_.try_emplace(uid);  // a user still lingering is followed still
+}
+
+void RedisEngine::on_connection_gone(const std::string& uid, std::size_t remaining) {
+    auto found = followed_.find(uid);
+    if (found == followed_.end()) return;
+    if (remaining == 0) found->second.left_at = Clock::now();
+    mark_presence(uid);
+}
+
+void RedisEngine::on_live(LiveMessage message) {
+    auto found = followed_.find(message.uid);
+    if (found == followed_.end()) return;  // not followed (any more)
+    Followed& user = found->second;
+    if (user.epoch.empty() || user.reading) return wait(user, std::move(message));
+    accept(found->first, user, std::move(message));
+}
+
+// In seq order: delivers `message` if it is the next of the user's stream, drops it if it came
+// already, or has the missing ones read from the stream first.
+void RedisEngine::accept(const std::string& uid, Followed& user, LiveMessage message) {
+    if (message.epoch != user.epoch) {
+        if (message.epoch == user.retired_epoch) return;  // late, from before a reset
+        begin_stream(uid, user, message.epoch);
+    }
+    if (message.seq <= user.last_seq) return;  // came already (a replay, a read)
+    if (message.seq != user.last_seq + 1) {
+        wait(user, std::move(message));
+        return read_up({uid});
+    }
+    deliver(uid, user, StoredMessage{message.seq, message.time_ms, std::move(message.body)});
+}
+
+void RedisEngine::wait(Followed& user, LiveMessage message) {
+    if (user.waiting.size() >= most_waiting) user.waiting.pop_front();
+    user.waiting.push_back(std::move(message));
+}
+
+void RedisEngine::deliver(const std::string& uid, Followed& user, const StoredMessage& message) {
+    user.last_seq = message.seq;
+    DeliveryPtr delivery = make_delivery(message.body, message.seq, message.time_ms);
+    metrics_.messages_delivered.add(hub_.fan_out(uid, delivery));
+}
+
+void RedisEngine::begin_stream(const std::string& uid, Followed& user, const std::string& epoch,
+                               const Connection* except) {
+    log_info("stream_reset", {{"uid", uid}, {"epoch", epoch}});
+    user.retired_epoch = std::exchange(user.epoch, epoch);
+    user.last_seq = 0;
+    hub_.reset_stream(uid, except);
+}
+
+// What a read from the stream found: the messages after the node's last, delivered in order,
+// then the live ones that waited for it.
+void RedisEngine::apply(const std::string& uid, Followed& user, const StreamRead& read) {
+    if (read.position.epoch != user.epoch) begin_stream(uid, user, read.position.epoch);
+    bool lost = false;
+    for (const StoredMessage& message : read.messages) {
+        if (message.seq <= user.last_seq) continue;
+        if (message.seq != user.last_seq + 1) lost = true;  // trimmed before it could be read
+        deliver(uid, user, message);
+    }
+    if (read.position.seq > user.last_seq) {  // not kept at all (history off, or evicted)
+        lost = true;
+        user.last_seq = read.position.seq;
+    }
+    // JSON-protocol connections cannot get what is lost: they resume and learn it.
+    if (lost) hub_.reset_stream(uid);
+    drain(uid, user);
+}
+
+// The live messages that waited, in order; a read that one of them starts makes the rest wait
+// for it in turn.
+void RedisEngine::drain(const std::string& uid, Followed& user) {
+    std::deque<LiveMessage> waiting = std::move(user.waiting);
+    user.waiting.clear();
+    while (!waiting.empty()) {
+        if (user.reading) {
+            for (auto& message : waiting)
+                user.waiting.push_back(std::move(message));
+            return;
+        }
+        LiveMessage message = std::move(waiting.front());
+        waiting.pop_front();
+        accept(uid, user, std::move(message));
+    }
+}
+
+void RedisEngine::read_up(std::vector<std::string> uids) {
+    std::vector<std::string> reading;
+    for (auto& uid : uids) {
+        auto found = followed_.find(uid);
+        if (found == followed_.end() || found->second.epoch.empty() || found->second.reading)
+            continue;
+        found->second.reading = true;
+        reading.push_back(std::move(uid));
+    }
+    if (reading.empty()) return;
+    asio::co_spawn(hub_.strand(), read_up_now(std::move(reading)), LogFailure{"read_up"});
+}
+
+// Runs on the hub's strand; the users are marked `reading`, so live messages wait meanwhile.
+awaitable<void> RedisEngine::read_up_now(std::vector<std::string> uids) {
+    for (std::size_t first = 0; first < uids.size(); first += users_per_round_trip) {
+        std::size_t last = std::min(uids.size(), first + users_per_round_trip);
+        std::vector<std::pair<std::string, std::uint64_t>> after;
+        for (std::size_t i = first; i < last; ++i) {
+            auto found = followed_.find(uids[i]);
+            after.emplace_back(uids[i], found == followed_.end() ? 0 : found->second.last_seq);
+        }
+        auto reads = co_await store_.read_after(after);
+        for (std::size_t i = 0; i < after.size(); ++i) {
+            auto found = followed_.find(after[i].first);
+            if (found == followed_.end()) continue;
+            Followed& user = found->second;
+            user.reading = false;
+            if (!reads) {
+                user.stale = true;  // read again at the next upkeep; its messages keep waiting
+                continue;
+            }
+            apply(found->first, user, (*reads)[i]);
+        }
+    }
+}
+
+void RedisEngine::mark_presence(const std::string& uid) {
+    presence_changed_.insert(uid);
+    if (presence_flush_pending_ || stopped_) return;
+    presence_flush_pending_ = true;
+    asio::co_spawn(hub_.strand(), flush_presence(), LogFailure{"presence"});
+}
+
+awaitable<void> RedisEngine::flush_presence() {
+    presence_timer_.expires_after(presence_delay);
+    co_await presence_timer_.async_wait(use_nothrow);
+    while (!presence_changed_.empty() && !stopped_) {
+        std::vector<std::pair<std::string, std::size_t>> counts;
+        for (auto it = presence_changed_.begin();
+             it != presence_changed_.end() && counts.size() < users_per_round_trip;) {
+            counts.emplace_back(*it, hub_.connections_of(*it));
+            it = presence_changed_.erase(it);
+        }
+        // A failure is mended by the next upkeep's refresh of every count.
+        co_await store_.set_presence(counts);
+    }
+    presence_flush_pending_ = false;
+}
+
+// Every probe interval: probes, the node's heartbeat and its presence, and the users to read up
+// or to stop following.
+awaitable<void> RedisEngine::upkeep() {
+    for (std::size_t round = 1;; ++round) {
+        upkeep_timer_.expires_after(probe_interval_);
+        auto [error] = co_await upkeep_timer_.async_wait(use_nothrow);
+        if (error || stopped_) co_return;
+        if (!prepared_.load(std::memory_order_acquire) && commands_.connected())
+            co_await prepare();
+        if (!prepared_.load(std::memory_order_acquire)) continue;
+        co_await probe(round);
+        auto nodes = co_await store_.heartbeat();
+        if (nodes) nodes_.store(*nodes, std::memory_order_relaxed);
+
+        std::vector<std::pair<std::string, std::size_t>> counts;
+        for (const auto& [uid, user] : followed_)
+            if (std::size_t connections = hub_.connections_of(uid)) counts.emplace_back(uid, connections);
+        for (std::size_t first = 0; first < counts.size(); first += users_per_round_trip) {
+            auto last = counts.begin() + static_cast<std::ptrdiff_t>(
+                                             std::min(counts.size(), first + users_per_round_trip));
+            std::vector<std::pair<std::string, std::size_t>> some(
+                counts.begin() + static_cast<std::ptrdiff_t>(first), last);
+            co_await store_.set_presence(some);
+        }
+
+        unfollow_lingering(Clock::now());
+        std::vector<std::string> stale;
+        for (auto& [uid, user] : followed_)
+            if (user.stale && !user.reading) {
+                user.stale = false;
+                stale.push_back(uid);
+            }
+        if (!stale.empty()) read_up(std::move(stale));
+    }
+}
+
+// The probes of the last round: one that a connected subscriber link never delivered means the
+// link stopped delivering while it looked up (a failover that lost its subscriptions, a network
+// that drops one direction): it is restarted, and its users are read up once it is back. Then
+// this round's probes.
+awaitable<void> RedisEngine::probe(std::size_t round) {
+    for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+        bool missed = probes_sent_ != 0 && probe_connected_[i] && subscribers_[i]->connected() &&
+                      probes_seen_[i].load(std::memory_order_relaxed) < probes_sent_;
+        if (!missed) continue;
+        metrics_.redis_probes_missed.add();
+        log_warn("redis_probe_missed", {{"subscriber", i}, {"round", probes_sent_}});
+        subscribers_[i]->reconnect();
+    }
+    probes_sent_ = round;
+    std::string number = std::to_string(round);
+    for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+        probe_connected_[i] = subscribers_[i]->connected();
+        std::string channel = probe_channel(node_, i);
+        redis::Command command{"PUBLISH", channel, number};
+        co_await commands_.exec(std::move(command));
+    }
+}
+
+void RedisEngine::unfollow_lingering(Clock::time_point now) {
+    for (auto it = followed_.begin(); it != followed_.end();) {
+        const auto& [uid, user] = *it;
+        bool lingering = hub_.connections_of(uid) == 0 && !user.reading && now - user.left_at >= linger_;
+        if (!lingering) {
+            ++it;
+            continue;
+        }
+        asio::co_spawn(subscriber_for(uid).get_executor(),
+                       subscriber_for(uid).unsubscribe(StreamStore::channel_of(uid)),
+                       [](std::exception_ptr, boost::system::result<void>) {});
+        it = followed_.erase(it);
+    }
+}
+
+}  // namespace herald::cluster

@@ -1,0 +1,186 @@
+// Several Herald nodes on one real Redis behave as one: a publish on any node reaches the user's
+// connections on every node, a client resumes on another node with no gap and no duplicate, and
+// a retry with the same Idempotency-Key publishes once.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/cluster.hpp"
+
+using namespace herald;
+using namespace herald::test;
+using client::WebSocketClient;
+namespace json = boost::json;
+namespace http = client::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::uint64_t> seqs_of(const StreamReader& reader) {
+    std::vector<std::uint64_t> seqs;
+    for (const auto& message : reader.messages())
+        seqs.push_back(message.seq);
+    return seqs;
+}
+
+std::vector<std::uint64_t> one_to(std::uint64_t last) {
+    std::vector<std::uint64_t> seqs;
+    for (std::uint64_t seq = 1; seq <= last; ++seq)
+        seqs.push_back(seq);
+    return seqs;
+}
+
+awaitable<std::uint64_t> publish_seq(tcp::endpoint node, std::string uid, json::value message) {
+    auto answer = co_await publish(node, std::move(uid), std::move(message));
+    BOOST_REQUIRE_EQUAL(answer.status, 200u);
+    co_return json::parse(answer.body).at("seq").to_number<std::uint64_t>();
+}
+
+awaitable<void> wait_for_nodes(tcp::endpoint node, std::int64_t expected) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    std::int64_t seen = 0;
+    for (int attempt = 0; attempt < 500; ++attempt) {
+        auto stats = co_await get_stats(node);
+        seen = stats.at("nodes").to_number<std::int64_t>();
+        if (seen == expected) co_return;
+        pause.expires_after(20ms);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    BOOST_FAIL("/stats nodes stayed at " << seen << ", expected " << expected);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster)
+
+BOOST_AUTO_TEST_CASE(a_message_published_on_one_node_reaches_the_users_connections_on_the_others) {
+    TestCluster cluster({.nodes = 3});
+    run([&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < cluster.size(); ++i)
+            co_await wait_until_serving(cluster.node(i));
+        // The JSON protocol: the welcome comes once the node's subscription is confirmed.
+        StreamReader on_b("u"), on_c("u");
+        bool joined_b = co_await on_b.join(cluster.node(1));
+        bool joined_c = co_await on_c.join(cluster.node(2));
+        BOOST_REQUIRE(joined_b && joined_c);
+        auto answer = co_await publish(cluster.node(0), "u", json::object{{"order", 17}});
+        BOOST_TEST(answer.status == 200u);
+        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"delivered":2,"seq":1})"));
+        bool got_b = co_await on_b.read(1);
+        bool got_c = co_await on_c.read(1);
+        BOOST_REQUIRE(got_b && got_c);
+        BOOST_TEST(on_b.messages().front().data == json::parse(R"({"order":17})"));
+        BOOST_TEST(on_c.messages().front().seq == 1u);
+
+        // The seed's demo across nodes: a seed-mode login on B, a GET /send on A.
+        auto browser = co_await WebSocketClient::connect(cluster.node(1));
+        co_await browser.send(R"({"uid":"123"})");
+        co_await send_until_delivered(cluster.node(0), "123", "probe");
+        auto probe = co_await browser.receive();
+        BOOST_TEST(probe == "probe");
+        auto hello = co_await client::http_request(cluster.node(0), http::verb::get,
+                                                   "/send?uid=123&message=Hello%20World");
+        BOOST_TEST(delivered_of(hello.body) == 1);
+        auto received = co_await browser.receive();
+        BOOST_TEST(received == "Hello World");
+
+        auto presence = co_await client::http_request(cluster.node(2), http::verb::get,
+                                                      "/presence?uid=u");
+        BOOST_TEST(json::parse(presence.body) == json::parse(R"({"uid":"u","connections":2})"));
+        co_await wait_for_nodes(cluster.node(0), 3);
+        auto stats = co_await get_stats(cluster.node(0));
+        BOOST_TEST(stats.at("node") == "node0");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_client_resumes_on_another_node_with_no_gap_and_no_duplicate) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("r");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        for (int i = 0; i < 5; ++i)
+            co_await publish_seq(cluster.node(1), "r", json::value(i));
+        bool first = co_await reader.read(5);
+        BOOST_REQUIRE(first);
+        co_await reader.leave();
+        for (int i = 5; i < 8; ++i)
+            co_await publish_seq(cluster.node(0), "r", json::value(i));  // missed
+        bool back = co_await reader.join(cluster.node(1));
+        BOOST_REQUIRE(back);
+        BOOST_TEST(reader.recoveries().back() == std::optional<bool>(true));
+        bool replayed = co_await reader.read(3);
+        BOOST_REQUIRE(replayed);
+        co_await publish_seq(cluster.node(0), "r", json::value(8));  // live again
+        bool live = co_await reader.read(1);
+        BOOST_REQUIRE(live);
+        BOOST_TEST(seqs_of(reader) == one_to(9), boost::test_tools::per_element());
+    });
+}
+
+// A burst published on both nodes while the client hops between them: every message answered
+// 200 reaches it once and in order (it never needed to be told recovered:false here).
+BOOST_AUTO_TEST_CASE(a_client_that_hops_between_nodes_during_a_burst_gets_every_message_once) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        constexpr std::uint64_t total = 300;
+        StreamReader reader("hopper");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        bool published_all = false;
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [](TestCluster& cluster, bool& done) -> awaitable<void> {
+                for (std::uint64_t i = 1; i <= total; ++i)
+                    co_await publish_seq(cluster.node(i % 2), "hopper", json::value(i));
+                done = true;
+            }(cluster, published_all),
+            asio::detached);
+        for (int hop = 1; reader.last_seq() < total; ++hop) {
+            bool some = co_await reader.read(std::min<std::uint64_t>(40, total - reader.last_seq()));
+            BOOST_REQUIRE_MESSAGE(some, "stuck at " << reader.last_seq());
+            if (reader.last_seq() >= total) break;
+            co_await reader.leave();
+            bool back = co_await reader.join(cluster.node(hop % 2));
+            BOOST_REQUIRE(back);
+            BOOST_TEST(reader.recoveries().back() == std::optional<bool>(true));
+        }
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        for (int attempt = 0; attempt < 500 && !published_all; ++attempt) {
+            pause.expires_after(10ms);  // the last answer may still be on its way
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        BOOST_TEST(published_all);
+        BOOST_TEST(seqs_of(reader) == one_to(total), boost::test_tools::per_element());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_with_the_same_idempotency_key_on_another_node_publishes_once) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("idem");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        auto first = co_await publish(cluster.node(0), "idem", "shipped", "order-9");
+        auto retry = co_await publish(cluster.node(1), "idem", "another body", "order-9");
+        BOOST_TEST(first.status == 200u);
+        BOOST_TEST(retry.status == 200u);
+        BOOST_TEST(json::parse(retry.body) == json::parse(first.body));
+        co_await publish_seq(cluster.node(1), "idem", "next");
+        bool got = co_await reader.read(2);
+        BOOST_REQUIRE(got);
+        BOOST_TEST(reader.messages()[0].data == "shipped");
+        BOOST_TEST(reader.messages()[1].data == "next");  // no second "shipped" in between
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
