@@ -1,0 +1,309 @@
+// The cluster when Redis or a node fails: nothing answered 200 is lost, and nothing fails
+// silently. Each case checks the invariant: every publish answered 200 reaches every live
+// connection of its user exactly once and in seq order, or the client was told
+// recovered:false.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/cluster.hpp"
+
+using namespace herald;
+using namespace herald::test;
+using client::WebSocketClient;
+namespace json = boost::json;
+namespace http = client::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::uint64_t> seqs_of(const StreamReader& reader) {
+    std::vector<std::uint64_t> seqs;
+    for (const auto& message : reader.messages())
+        seqs.push_back(message.seq);
+    return seqs;
+}
+
+// Publishes until `count` were answered 200, on `node`; returns their seqs. Answers of 503 (Redis
+// unreachable) are retried: they published nothing.
+awaitable<std::vector<std::uint64_t>> publish_answered(tcp::endpoint node, std::string uid,
+                                                       int count) {
+    std::vector<std::uint64_t> seqs;
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (int attempt = 0; static_cast<int>(seqs.size()) < count && attempt < 2000; ++attempt) {
+        auto answer = co_await publish(node, uid, json::value(static_cast<int>(seqs.size())));
+        if (answer.status == 200) {
+            seqs.push_back(json::parse(answer.body).at("seq").to_number<std::uint64_t>());
+            continue;
+        }
+        BOOST_REQUIRE_EQUAL(answer.status, 503u);
+        pause.expires_after(20ms);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    BOOST_REQUIRE_EQUAL(static_cast<int>(seqs.size()), count);
+    co_return seqs;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_faults)
+
+BOOST_AUTO_TEST_CASE(while_redis_is_paused_publishes_get_503_logins_1013_and_clients_stay) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("paused");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+
+        cluster.redis().pause();
+        auto refused = co_await publish(cluster.node(1), "paused", "lost?");
+        BOOST_TEST(refused.status == 503u);
+        BOOST_TEST(refused.headers[http::field::retry_after] == "1");
+        co_await wait_until_unavailable(cluster.node(0));
+        StreamReader late("late");
+        bool late_joined = co_await late.join(cluster.node(0));
+        BOOST_TEST(!late_joined);
+        BOOST_TEST(late.closes().back() == "1013 try again later");
+        auto health = co_await client::http_request(cluster.node(0), http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+
+        cluster.redis().resume();
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        auto seqs = co_await publish_answered(cluster.node(1), "paused", 3);
+        bool got = co_await reader.read(3);
+        BOOST_REQUIRE(got);  // still connected, and live again
+        BOOST_TEST(seqs_of(reader) == seqs, boost::test_tools::per_element());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(messages_published_while_a_nodes_subscriptions_were_down_are_caught_up) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("killed");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        auto killed = cluster.redis().command({"CLIENT", "KILL", "TYPE", "pubsub"});
+        BOOST_REQUIRE(killed.has_value());
+        auto seqs = co_await publish_answered(cluster.node(1), "killed", 20);
+        bool got = co_await reader.read(20);
+        BOOST_REQUIRE(got);
+        BOOST_TEST(seqs_of(reader) == seqs, boost::test_tools::per_element());
+        BOOST_TEST(reader.connected());
+    });
+}
+
+// The link from Redis to one node's subscribers stops passing anything while it stays open (a
+// partition nobody is told about): the node's probe finds it, restarts it and catches up.
+BOOST_AUTO_TEST_CASE(a_subscriber_link_that_silently_stops_delivering_is_found_and_caught_up) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("silenced");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        std::size_t links_before = cluster.link(0).links_accepted();
+        cluster.link(0).silence_links("herald-node0-sub");
+        auto seqs = co_await publish_answered(cluster.node(1), "silenced", 10);
+        bool got = co_await reader.read(10, 15s);
+        BOOST_REQUIRE_MESSAGE(got, "received " << reader.messages().size());
+        BOOST_TEST(seqs_of(reader) == seqs, boost::test_tools::per_element());
+        BOOST_TEST(cluster.link(0).links_accepted() > links_before);  // it reconnected
+    });
+}
+
+// Redis restarted without its data: every stream begins anew (new epochs), so JSON-protocol
+// clients are closed with 1012 and their resume says recovered:false; seed-mode clients keep
+// receiving.
+BOOST_AUTO_TEST_CASE(redis_restarted_without_its_data_gives_new_epochs_and_says_so) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("amnesia");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        auto browser = co_await WebSocketClient::connect(cluster.node(0));
+        co_await browser.send(R"({"uid":"seed"})");
+        co_await send_until_delivered(cluster.node(1), "seed", "probe");
+        auto probe = co_await browser.receive();
+        BOOST_TEST(probe == "probe");
+        auto before = co_await publish_answered(cluster.node(1), "amnesia", 3);
+        bool got = co_await reader.read(3);
+        BOOST_REQUIRE(got);
+        std::string old_epoch = reader.epoch();
+
+        cluster.redis().kill();
+        cluster.redis().restart();
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        auto after = co_await publish_answered(cluster.node(1), "amnesia", 2);
+        BOOST_TEST(after.front() == 1u);  // numbered anew
+        bool closed = co_await reader.read_until_closed();
+        BOOST_REQUIRE(closed);
+        BOOST_TEST(reader.closes().back() == "1012 stream reset");
+        bool back = co_await reader.join(cluster.node(1));
+        BOOST_REQUIRE(back);
+        BOOST_TEST(reader.epoch() != old_epoch);
+        BOOST_TEST(reader.recoveries().back() == std::optional<bool>(false));
+        bool replayed = co_await reader.read(2);
+        BOOST_REQUIRE(replayed);
+
+        auto hello = co_await client::http_request(cluster.node(1), http::verb::get,
+                                                   "/send?uid=seed&message=still%20here");
+        BOOST_TEST(hello.status == 200u);
+        std::string text;
+        do {  // the probes of send_until_delivered may come first
+            text = co_await browser.receive();
+        } while (text == "probe");
+        BOOST_TEST(text == "still here");
+    });
+}
+
+// With appendonly, Redis keeps its data through a restart: whatever was answered 200 is still
+// there, and a client either resumes it or is told.
+BOOST_AUTO_TEST_CASE(redis_restarted_with_its_data_loses_nothing_answered) {
+    TestCluster cluster({.nodes = 2, .redis = {.append_only = true}});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("durable");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        auto before = co_await publish_answered(cluster.node(1), "durable", 5);
+        bool got = co_await reader.read(5);
+        BOOST_REQUIRE(got);
+        cluster.redis().stop();
+        cluster.redis().restart();
+        co_await wait_until_serving(cluster.node(1));
+        auto after = co_await publish_answered(cluster.node(1), "durable", 3);
+        // Either the node kept the epoch and the client receives 6..8 live, or the epoch changed
+        // and the client is told (1012) and resumes with recovered:false and what is kept.
+        bool more = co_await reader.read(3, 5s);
+        if (!more) {
+            BOOST_REQUIRE(!reader.connected());
+            bool back = co_await reader.join(cluster.node(1));
+            BOOST_REQUIRE(back);
+            BOOST_TEST(reader.recoveries().back() == std::optional<bool>(false));
+            bool replayed = co_await reader.read(after.size());
+            BOOST_REQUIRE(replayed);
+        }
+        BOOST_TEST(reader.messages().back().seq == after.back());
+    });
+}
+
+// A node killed with SIGKILL mid-burst: its clients come back on another node and resume with no
+// gap and no duplicate, and its presence stops counting once its heartbeat has stopped.
+BOOST_AUTO_TEST_CASE(a_node_killed_mid_burst_loses_none_of_its_clients_messages) {
+    TestCluster cluster({.nodes = 2});
+    // node1 runs as a process of its own, so that it can be killed.
+    cluster.stop_node(1);
+    Config config = cluster.config(1);
+    std::vector<std::string> args{"--address",   "127.0.0.1",
+                                  "--port",      "0",
+                                  "--redis",     config.redis,
+                                  "--node-id",   "doomed",
+                                  "--redis-probe-interval", "300ms",
+                                  "--redis-timeout", "500ms",
+                                  "--log-level", "warn"};
+    int pipe_ends[2];
+    BOOST_REQUIRE(pipe(pipe_ends) == 0);
+    std::vector<char*> argv{const_cast<char*>(HERALD_BINARY)};
+    for (auto& arg : args)
+        argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t doomed = fork();
+    BOOST_REQUIRE(doomed >= 0);
+    if (doomed == 0) {
+        dup2(pipe_ends[1], STDERR_FILENO);
+        close(pipe_ends[0]);
+        close(pipe_ends[1]);
+        execv(HERALD_BINARY, argv.data());
+        _exit(127);
+    }
+    close(pipe_ends[1]);
+    struct Reap {
+        pid_t pid;
+        int fd;
+        ~Reap() {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+            close(fd);
+        }
+    } reap{doomed, pipe_ends[0]};
+
+    run([&]() -> awaitable<void> {
+        asio::posix::stream_descriptor output(co_await asio::this_coro::executor,
+                                              dup(pipe_ends[0]));
+        std::string log;
+        for (;;) {  // the start-up line names the port
+            std::size_t end = co_await asio::async_read_until(output, asio::dynamic_buffer(log),
+                                                              "\n", asio::use_awaitable);
+            std::string line = log.substr(0, end);
+            log.erase(0, end);
+            auto at = line.find(" port=");
+            if (line.find("listening") == std::string::npos || at == std::string::npos) continue;
+            tcp::endpoint node(asio::ip::make_address("127.0.0.1"),
+                               static_cast<std::uint16_t>(std::stoi(line.substr(at + 6))));
+            co_await wait_until_serving(node);
+            co_await wait_until_serving(cluster.node(0));
+
+            StreamReader reader("survivor");
+            bool joined = co_await reader.join(node);
+            BOOST_REQUIRE(joined);
+            constexpr int total = 200;
+            std::vector<std::uint64_t> answered;
+            bool done = false;
+            asio::co_spawn(
+                co_await asio::this_coro::executor,
+                [](tcp::endpoint publisher, std::vector<std::uint64_t>& answered,
+                   bool& done) -> awaitable<void> {
+                    answered = co_await publish_answered(publisher, "survivor", total);
+                    done = true;
+                }(cluster.node(0), answered, done),
+                asio::detached);
+            bool some = co_await reader.read(50);
+            BOOST_REQUIRE(some);
+            kill(reap.pid, SIGKILL);  // mid-burst
+            co_await reader.read_until_closed();
+            bool back = co_await reader.join(cluster.node(0));
+            BOOST_REQUIRE(back);
+            BOOST_TEST(reader.recoveries().back() == std::optional<bool>(true));
+            asio::steady_timer pause(co_await asio::this_coro::executor);
+            for (int attempt = 0; attempt < 1000 && !done; ++attempt) {
+                pause.expires_after(10ms);
+                co_await pause.async_wait(asio::use_awaitable);
+            }
+            BOOST_REQUIRE(done);
+            bool rest = co_await reader.read(total - reader.messages().size());
+            BOOST_REQUIRE(rest);
+            BOOST_TEST(seqs_of(reader) == answered, boost::test_tools::per_element());
+
+            // The dead node's presence stops counting once its records expire.
+            for (int attempt = 0; attempt < 500; ++attempt) {
+                auto presence = co_await client::http_request(cluster.node(0), http::verb::get,
+                                                              "/presence?uid=survivor");
+                if (json::parse(presence.body).at("connections") == 1) co_return;
+                pause.expires_after(20ms);
+                co_await pause.async_wait(asio::use_awaitable);
+            }
+            BOOST_FAIL("the killed node's presence never expired");
+        }
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
