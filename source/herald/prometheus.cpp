@@ -62,10 +62,14 @@ class Exposition {
         char digits[24];
         text.append(digits, std::to_chars(std::begin(digits), std::end(digits), value).ptr);
     }
-    // The shortest text that reads back as the same double.
+    // The shortest text that reads back as the same double, without an exponent: bucket bounds
+    // read as queries write them (le="0.0001", not le="1e-04").
     static void append_number(std::string& text, double value) {
-        char digits[32];
-        text.append(digits, std::to_chars(std::begin(digits), std::end(digits), value).ptr);
+        char digits[352];  // the longest fixed text of a double
+        auto end = std::to_chars(std::begin(digits), std::end(digits), value,
+                                 std::chars_format::fixed)
+                       .ptr;
+        text.append(digits, end);
     }
 
   private:
@@ -103,6 +107,20 @@ bool in_service_slug(std::string_view slug) {
     for (const CloseReason* reason : in_service)
         if (reason->slug == slug) return true;
     return false;
+}
+
+// The closes that only a connection in service gets, never a login: not shown among the refused
+// logins unless counted there.
+constexpr std::array only_in_service{
+    &close_reasons::slow_consumer, &close_reasons::pong_timeout,
+    &close_reasons::inbound_rate,  &close_reasons::refresh_for_another_sub,
+    &close_reasons::stream_reset,
+};
+
+bool login_slug(std::string_view slug) {
+    for (const CloseReason* reason : only_in_service)
+        if (reason->slug == slug) return false;
+    return true;
 }
 
 // Several reasons of the table may share a slug: their counts add up under it.
@@ -264,9 +282,11 @@ std::string render_prometheus(const Metrics& metrics, const ExpositionContext& c
 
     out.family("herald_logins_refused_total", "counter",
                "WebSocket logins refused, by the close table's slug.");
-    for (std::string_view slug : slugs)
-        out.sample("herald_logins_refused_total", label("reason", slug),
-                   sum_by_slug(metrics.logins_refused, slug));
+    for (std::string_view slug : slugs) {
+        std::uint64_t count = sum_by_slug(metrics.logins_refused, slug);
+        if (count > 0 || login_slug(slug))
+            out.sample("herald_logins_refused_total", label("reason", slug), count);
+    }
 
     out.family("herald_resumes_total", "counter",
                "Logins that asked to resume (since), by whether every missed message followed.");
