@@ -327,7 +327,8 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         auto [write_error, written] = co_await write_answer(stream, response, answer_text);
         // A publish's duration, for those that reached the engine (not the refusals of bad input).
         if (path == "/send" && (response.result_int() == 200 || response.result_int() == 503)) {
-            auto taken = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - read_at);
+            auto taken =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - read_at);
             context.metrics.publish_duration.observe(static_cast<std::uint64_t>(taken.count()));
         }
         if (write_error || !response.keep_alive()) break;

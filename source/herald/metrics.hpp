@@ -162,25 +162,26 @@ struct Metrics {
     Counter connections_opened;  // WebSockets that logged in
     CountByCloseReason closes;   // connections in service that the server closed, by reason
     CountByCloseReason logins_refused;
-    Disconnects disconnects;  // how connections in service ended, counted when their session ends
+
+    // A cluster's engine.
+    Counter redis_publish_errors;  // publishes refused (503) because Redis failed them
+    Counter redis_reconnects;      // the command link came back after a loss
+    Counter redis_probes_missed;   // a subscriber link that stopped delivering, restarted
+    Counter redis_catch_ups;       // users read up from their streams after a loss
+
+    // /metrics only (/stats shows none of them); the Redis counters above show only with --redis.
+    Disconnects disconnects;    // how connections in service ended, counted when their session ends
     Counter resumes_recovered;  // logins with `since` whose every missed message followed
     Counter resumes_not_recovered;
     CountByRequest http_requests;
     // GET and POST /send: from the request read whole to the answer written, in nanoseconds.
-    Histogram publish_duration{{50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000,
-                                5'000'000, 10'000'000, 25'000'000, 50'000'000, 100'000'000,
-                                250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000},
-                               1'000'000'000};
+    Histogram publish_duration{
+        {50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000, 25'000'000,
+         50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000},
+        1'000'000'000};
     // From a message's time (its publish) to its frame handed to the socket, in milliseconds:
     // the resolution of a message's time. Sampled (see websocket_session.cpp).
-    Histogram delivery_lag{{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000},
-                           1000};
-
-    // A cluster's (the Redis engine's): /metrics shows them only with --redis.
-    Counter redis_publish_errors;  // publishes that Redis failed or did not answer in time
-    Counter redis_reconnects;      // links to Redis made again after a loss
-    Counter redis_probes_missed;   // probes through pub/sub that did not come back in time
-    Counter redis_catch_ups;       // users caught up from their stream after a gap or reconnect
+    Histogram delivery_lag{{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}, 1000};
 };
 
 }  // namespace herald

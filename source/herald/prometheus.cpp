@@ -52,8 +52,7 @@ class Exposition {
     }
 
     template <typename Number>
-    void single(std::string_view name, std::string_view type, std::string_view help,
-                Number value) {
+    void single(std::string_view name, std::string_view type, std::string_view help, Number value) {
         family(name, type, help);
         sample(name, {}, value);
     }
@@ -66,9 +65,9 @@ class Exposition {
     // read as queries write them (le="0.0001", not le="1e-04").
     static void append_number(std::string& text, double value) {
         char digits[352];  // the longest fixed text of a double
-        auto end = std::to_chars(std::begin(digits), std::end(digits), value,
-                                 std::chars_format::fixed)
-                       .ptr;
+        auto end =
+            std::to_chars(std::begin(digits), std::end(digits), value, std::chars_format::fixed)
+                .ptr;
         text.append(digits, end);
     }
 
@@ -96,10 +95,10 @@ std::vector<std::string_view> slugs_of_the_close_table() {
 // The server's closes of a connection in service (a refresh with a bad token among them): shown
 // at 0 too, so that a rate over any of them works from the start.
 constexpr std::array in_service{
-    &close_reasons::shutdown,      &close_reasons::slow_consumer,
-    &close_reasons::pong_timeout,  &close_reasons::token_expired,
-    &close_reasons::inbound_rate,  &close_reasons::refresh_for_another_sub,
-    &close_reasons::stream_reset,  &close_reasons::try_again_later,
+    &close_reasons::shutdown,        &close_reasons::slow_consumer,
+    &close_reasons::pong_timeout,    &close_reasons::token_expired,
+    &close_reasons::inbound_rate,    &close_reasons::refresh_for_another_sub,
+    &close_reasons::stream_reset,    &close_reasons::try_again_later,
     &close_reasons::token_malformed,
 };
 
@@ -132,8 +131,8 @@ std::uint64_t sum_by_slug(const Count& count, std::string_view slug) {
     return sum;
 }
 
-void render_histogram(Exposition& out, std::string_view name,
-                      std::string_view help, const Histogram& histogram) {
+void render_histogram(Exposition& out, std::string_view name, std::string_view help,
+                      const Histogram& histogram) {
     out.family(name, "histogram", help);
     std::string bucket_name = std::string(name) + "_bucket";
     std::uint64_t cumulative = 0;
@@ -324,15 +323,15 @@ std::string render_prometheus(const Metrics& metrics, const ExpositionContext& c
 
     if (context.cluster) {
         out.single("herald_redis_publish_errors_total", "counter",
-                   "Publishes that Redis failed or did not answer in time.",
+                   "Publishes refused (503) because Redis failed them.",
                    metrics.redis_publish_errors.read());
         out.single("herald_redis_reconnects_total", "counter",
-                   "Links to Redis made again after a loss.", metrics.redis_reconnects.read());
+                   "Times the command link to Redis came back after a loss.", metrics.redis_reconnects.read());
         out.single("herald_redis_probes_missed_total", "counter",
-                   "Probes through Redis pub/sub that did not come back in time.",
+                   "Subscriber links that stopped delivering (a missed probe) and were restarted.",
                    metrics.redis_probes_missed.read());
         out.single("herald_redis_catch_ups_total", "counter",
-                   "Users caught up from their stream after a gap or a reconnect.",
+                   "Users read up from their streams after a loss.",
                    metrics.redis_catch_ups.read());
     }
 

@@ -379,7 +379,8 @@ void WebSocketSession<Transport>::sample_delivery_lag(const Delivery& message) c
     if (message.time_ms / 1000 < login_epoch_s + opened_s_) return;
     std::int64_t lag_ms = wall_clock_ms() - message.time_ms;
     // A clock set back, or another node's clock behind ours: no lag rather than a huge one.
-    context_.metrics.delivery_lag.observe(static_cast<std::uint64_t>(std::max<std::int64_t>(lag_ms, 0)));
+    context_.metrics.delivery_lag.observe(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(lag_ms, 0)));
 }
 
 template <typename Transport>

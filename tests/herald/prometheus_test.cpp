@@ -177,8 +177,8 @@ BOOST_AUTO_TEST_CASE(refused_logins_of_one_slug_add_up) {
     for (const auto& [key, value] : result.samples)
         if (key.starts_with("herald_logins_refused_total{")) shown.insert(key.substr(36));
     const std::set<std::string> expected{
-        R"(shutdown"})",      R"(token_expired"})", R"(try_again_later"})", R"(login_timeout"})",
-        R"(bad_login"})",     R"(token_required"})", R"(bad_token"})"};
+        R"(shutdown"})",  R"(token_expired"})",  R"(try_again_later"})", R"(login_timeout"})",
+        R"(bad_login"})", R"(token_required"})", R"(bad_token"})"};
     BOOST_TEST(shown == expected, boost::test_tools::per_element());
 }
 
@@ -251,8 +251,8 @@ BOOST_AUTO_TEST_CASE(the_redis_counters_show_only_in_a_cluster) {
     context.cluster = true;
     Scrape cluster = scrape(render_prometheus(metrics, context));
     BOOST_TEST(cluster.samples["herald_redis_reconnects_total"] == 3);
-    for (const char* name : {"herald_redis_publish_errors_total", "herald_redis_probes_missed_total",
-                             "herald_redis_catch_ups_total"})
+    for (const char* name : {"herald_redis_publish_errors_total",
+                             "herald_redis_probes_missed_total", "herald_redis_catch_ups_total"})
         BOOST_TEST(cluster.samples.count(name) == 1u, name);
 }
 

@@ -42,8 +42,7 @@ Samples parse_samples(const std::string& text) {
 }
 
 awaitable<Samples> scrape(tcp::endpoint server) {
-    auto response =
-        co_await http_request(server, http::verb::get, "/metrics", {}, with_key());
+    auto response = co_await http_request(server, http::verb::get, "/metrics", {}, with_key());
     BOOST_REQUIRE_EQUAL(response.status, 200u);
     BOOST_TEST(response.headers[http::field::content_type] ==
                "text/plain; version=0.0.4; charset=utf-8");
@@ -105,8 +104,8 @@ BOOST_AUTO_TEST_CASE(the_counters_move_as_the_traffic_goes) {
         welcome = co_await laptop.receive();
         BOOST_TEST(json::parse(welcome).at("recovered") == false);
         for (int i = 0; i < 3; ++i) {
-            auto sent = co_await http_request(at, http::verb::get, "/send?uid=m&message=x", {},
-                                              with_key());
+            auto sent =
+                co_await http_request(at, http::verb::get, "/send?uid=m&message=x", {}, with_key());
             BOOST_TEST(sent.status == 200u);
         }
         for (int i = 0; i < 3; ++i) {
@@ -165,13 +164,11 @@ BOOST_AUTO_TEST_CASE(a_slow_consumers_close_is_counted_once_by_its_slug) {
         // Three messages kept for a user who then resumes from the start: a replay longer than
         // its outbox, which is closed as a slow consumer after the first.
         for (int i = 0; i < 3; ++i)
-            co_await http_request(at, http::verb::get, "/send?uid=slow&message=x", {},
-                                  with_key());
+            co_await http_request(at, http::verb::get, "/send?uid=slow&message=x", {}, with_key());
         auto slow = co_await WebSocketClient::connect(at);
         co_await slow.send(R"({"uid":"slow","v":1,"since":{"seq":0}})");
         auto reason = co_await slow.wait_for_close();
-        BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) ==
-                   "slow consumer");
+        BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) == "slow consumer");
         Samples after = co_await scrape_until(
             at, before, R"(herald_disconnects_total{reason="slow_consumer"})", 1);
         BOOST_TEST(value(after, R"(herald_disconnects_total{reason="client_close"})") ==

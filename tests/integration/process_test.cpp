@@ -244,7 +244,8 @@ BOOST_AUTO_TEST_CASE(sigterm_with_a_drain_delay_drains_then_shuts_down_and_exits
 }
 
 BOOST_AUTO_TEST_CASE(a_second_signal_during_the_drain_delay_shuts_down_at_once) {
-    Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "1", "--drain-delay", "10m"});
+    Child child(
+        {"--address", "127.0.0.1", "--port", "0", "--threads", "1", "--drain-delay", "10m"});
     std::string log;
     std::chrono::steady_clock::time_point second;
     run([&]() -> awaitable<void> {
