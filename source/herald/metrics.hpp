@@ -157,19 +157,7 @@ class Histogram {
 };
 
 struct Metrics {
-    Counter messages_published;  // one per (message, user)
-    Counter messages_delivered;  // one per connection a message was queued to
-    Counter connections_opened;  // WebSockets that logged in
-    CountByCloseReason closes;   // connections in service that the server closed, by reason
-    CountByCloseReason logins_refused;
-
-    // A cluster's engine.
-    Counter redis_publish_errors;  // publishes refused (503) because Redis failed them
-    Counter redis_reconnects;      // the command link came back after a loss
-    Counter redis_probes_missed;   // a subscriber link that stopped delivering, restarted
-    Counter redis_catch_ups;       // users read up from their streams after a loss
-
-    // /metrics only (/stats shows none of them); the Redis counters above show only with --redis.
+    // For /metrics only (/stats shows none of them).
     Disconnects disconnects;    // how connections in service ended, counted when their session ends
     Counter resumes_recovered;  // logins with `since` whose every missed message followed
     Counter resumes_not_recovered;
@@ -182,6 +170,18 @@ struct Metrics {
     // From a message's time (its publish) to its frame handed to the socket, in milliseconds:
     // the resolution of a message's time. Sampled (see websocket_session.cpp).
     Histogram delivery_lag{{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}, 1000};
+
+    Counter messages_published;  // one per (message, user)
+    Counter messages_delivered;  // one per connection a message was queued to
+    Counter connections_opened;  // WebSockets that logged in
+    CountByCloseReason closes;   // connections in service that the server closed, by reason
+    CountByCloseReason logins_refused;
+
+    // A cluster's engine.
+    Counter redis_publish_errors;  // publishes refused (503) because Redis failed them
+    Counter redis_reconnects;      // the command link came back after a loss
+    Counter redis_probes_missed;   // a subscriber link that stopped delivering, restarted
+    Counter redis_catch_ups;       // users read up from their streams after a loss
 };
 
 }  // namespace herald
