@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "herald/access.hpp"
 #include "herald/config.hpp"
@@ -95,6 +96,46 @@ int check_config(int argc, const char* const* argv) {
     return 0;
 }
 
+// SIGINT or SIGTERM: with --drain-delay, the server first drains (goes on serving, /readyz
+// answers 503, so that load balancers take it out of rotation) and stops when the delay is over
+// or at a second signal; without, it stops at once. Runs on the signal thread's io_context,
+// which runs out of work once the server is told to stop.
+class Shutdown {
+  public:
+    Shutdown(herald::Server& server, boost::asio::signal_set& signals, herald::Duration delay)
+        : server_(server), signals_(signals), delay_(delay), timer_(signals.get_executor()) {}
+
+    void start() { wait_for_signal(); }
+
+  private:
+    void wait_for_signal() {
+        signals_.async_wait([this](herald::error_code error, int signal) {
+            if (error) return;
+            herald::log_info("signal", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+            if (draining_ || delay_.count() == 0) return stop();
+            draining_ = true;
+            herald::log_info("draining", {{"delay_ms", delay_.count()}});
+            server_.drain();
+            timer_.expires_after(delay_);
+            timer_.async_wait([this](herald::error_code error) {
+                if (!error) stop();
+            });
+            wait_for_signal();  // a second signal cuts the delay short
+        });
+    }
+    void stop() {
+        timer_.cancel();
+        signals_.cancel();
+        server_.stop();
+    }
+
+    herald::Server& server_;
+    boost::asio::signal_set& signals_;
+    herald::Duration delay_;
+    boost::asio::steady_timer timer_;
+    bool draining_ = false;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,11 +181,8 @@ int main(int argc, char** argv) {
         herald::log_error("start_failed", {{"error", error.what()}});
         return 1;
     }
-    signals.async_wait([&server](herald::error_code error, int signal) {
-        if (error) return;
-        herald::log_info("signal", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
-        server->stop();
-    });
+    Shutdown shutdown(*server, signals, config.drain_delay);
+    shutdown.start();
     signal_context.run();
     server->wait();
     return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operators' checks, against the release build (tools/test.sh runs this as its `ops` step):
-# the OpenAPI document's lint, the HTTP API's contract tests (node --test, the real binary), and
-# the packaging (the systemd unit and the .deb: tools/packaging/check.sh).
+# the OpenAPI document's lint, the HTTP API's contract tests (node --test, the real binary),
+# `promtool check metrics` on a real scrape of /metrics (tools/check-metrics.sh), and the
+# packaging (the systemd unit and the .deb: tools/packaging/check.sh).
 #
 # The JavaScript tools come from tests/package.json and its lockfile (npm ci), run with the
 # machine's own Node 20 or later, never Debian's nodejs.
@@ -29,6 +30,9 @@ npm --prefix tests run --silent lint:openapi
 
 echo "== herald: the HTTP API's contract tests" >&2
 npm --prefix tests run --silent test:api
+
+echo "== herald: promtool check metrics on a scrape of /metrics" >&2
+tools/check-metrics.sh
 
 echo "== herald: packaging" >&2
 tools/packaging/check.sh

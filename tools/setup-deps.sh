@@ -22,6 +22,8 @@ packages=(
   # tools/ops-test.sh: systemd-analyze (the unit's checks), dpkg-shlibdeps (the .deb's Depends),
   # jq. Node and npm are the machine's own (Node 20 or later), never Debian's nodejs.
   systemd dpkg-dev jq
+  # tools/ops-test.sh: promtool (/usr/bin/promtool) checks a real scrape of /metrics
+  prometheus
   # the cluster: hiredis (its RESP reply parser and command formatter) and the tests' own
   # redis-server processes (never the system service)
   libhiredis-dev

@@ -218,17 +218,20 @@ Flag number_flag(std::string_view name, Target<Number> target, Number min, Numbe
             [target](const Config& config) { return json::value(config.*target); }};
 }
 
-Flag duration_flag(std::string_view name, Target<Duration> target, std::string_view help) {
+// `zero`: whether 0 is a value (a delay that may be none), or must be positive (a timeout).
+Flag duration_flag(std::string_view name, Target<Duration> target, std::string_view help,
+                   bool zero = false) {
     return {
         name,
         "TIME",
         help,
         false,
         anywhere,
-        [target](Config& config, const Values& values) -> Problem {
+        [target, zero](Config& config, const Values& values) -> Problem {
             auto duration = parse_duration(values.front());
             if (!duration) return duration.error();
-            if (duration->count() <= 0) return "must be positive";
+            if (duration->count() < 0 || (duration->count() == 0 && !zero))
+                return zero ? "must not be negative" : "must be positive";
             // Deadlines are now + duration on a clock counted in nanoseconds: far past a
             // year, that overflows and every deadline would lie in the past.
             if (*duration > longest_duration) return "at most 365 days";
@@ -390,6 +393,11 @@ const std::vector<Flag>& flags() {
         table.push_back(
             duration_flag("shutdown-timeout", &Config::shutdown_timeout,
                           "on SIGINT or SIGTERM, time to close connections before exiting"));
+        table.push_back(duration_flag("drain-delay", &Config::drain_delay,
+                                      "on SIGINT or SIGTERM, time to go on serving with /readyz "
+                                      "answering 503 before the shutdown starts (a second "
+                                      "signal starts it at once)",
+                                      true));
         table.push_back(secret_flag("token-secret", "SECRET", &Config::token_secret,
                                     "HS256 key: logins must carry a JWT (HERALD_TOKEN_SECRET "
                                     "keeps it out of process listings)"));

@@ -59,6 +59,9 @@ struct Config {
     Duration http_timeout = std::chrono::seconds(30);
 
     Duration shutdown_timeout = std::chrono::seconds(5);
+    // After SIGTERM, how long the server goes on serving while /readyz says 503, so that load
+    // balancers take it out of rotation before it stops accepting (0: stop at once).
+    Duration drain_delay = Duration(0);
 
     // Security. With no token key and no API key, logins and publishes are unauthenticated,
     // as in the seed (dev mode).

@@ -1,6 +1,8 @@
 // What every connection's coroutines share. The Server owns all of it, and it outlives them.
 #pragma once
 
+#include <atomic>
+
 #include <boost/asio/ssl/context.hpp>
 
 #include "herald/access.hpp"
@@ -21,6 +23,8 @@ struct Context {
     Metrics& metrics;
     Clock::time_point started_at;
     boost::asio::ssl::context* tls = nullptr;  // every connection speaks TLS when set
+    // True from a SIGTERM on (during --drain-delay, then the shutdown): /readyz answers 503.
+    const std::atomic<bool>* draining = nullptr;
 };
 
 }  // namespace herald

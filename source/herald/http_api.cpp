@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "herald/prometheus.hpp"
 #include "herald/protocol.hpp"
 #include "herald/web.hpp"
 
@@ -137,6 +138,32 @@ awaitable<Response> stats(const Request& request, Context& context) {
         request.version());
 }
 
+// GET /metrics: the Prometheus exposition.
+awaitable<Response> metrics(const Request& request, Context& context) {
+    ExpositionContext exposition;
+    exposition.hub = co_await context.hub.stats();
+    exposition.engine = co_await context.engine.stats();
+    exposition.process = read_process_stats();
+    exposition.version = build_version();
+    exposition.cluster = !context.config.redis.empty();
+    Response response(http::status::ok, render_prometheus(context.metrics, exposition),
+                      request.version());
+    response.content_type(prometheus_content_type);
+    co_return response;
+}
+
+// GET /readyz: whether a load balancer should send this node new clients. Not while it drains
+// before a shutdown, nor while its engine cannot serve (a cluster's Redis is unreachable).
+Response readiness(const Request& request, const Context& context) {
+    if (context.draining && context.draining->load(std::memory_order_relaxed))
+        return json_response(http::status::service_unavailable, {{"status", "draining"}},
+                             request.version());
+    if (!context.engine.ready())
+        return json_response(http::status::service_unavailable, {{"status", "unavailable"}},
+                             request.version());
+    return json_response(http::status::ok, {{"status", "ready"}}, request.version());
+}
+
 }  // namespace
 
 Response::Response(http::status status, std::string json_body, unsigned version)
@@ -216,6 +243,15 @@ awaitable<Response> handle_request(Request request, Context& context) {
         if (!authorized(request, context)) co_return unauthorized(request.version());
         if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
         co_return co_await stats(request, context);
+    }
+    if (path == "/metrics") {
+        if (!authorized(request, context)) co_return unauthorized(request.version());
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        co_return co_await metrics(request, context);
+    }
+    if (path == "/readyz") {
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        co_return readiness(request, context);
     }
     if (path == "/healthz") {
         if (method != http::verb::get) co_return method_not_allowed("GET", request.version());

@@ -1,4 +1,5 @@
-// The HTTP API: /send, /stats, /healthz. Routing and answers, without sockets.
+// The HTTP API: /send, /presence, /stats, /metrics, /healthz, /readyz. Routing and answers,
+// without sockets.
 #pragma once
 
 #include <string>
@@ -36,6 +37,8 @@ class Response {
     http::status result() const { return status_; }
     unsigned result_int() const { return static_cast<unsigned>(status_); }
     const std::string& body() const { return body_; }
+    // A body that is not JSON (/metrics' text); `type` must outlive the answer: a constant.
+    void content_type(std::string_view type) { content_type_ = type; }
     // Adds a header line; `value` must be plain header text (no CR or LF).
     void set(http::field field, std::string_view value);
     void set(std::string_view name, std::string_view value);  // a header Beast has no field for

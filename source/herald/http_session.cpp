@@ -1,6 +1,7 @@
 #include "herald/http_session.hpp"
 
 #include <array>
+#include <chrono>
 #include <utility>
 #include <variant>
 
@@ -42,10 +43,11 @@ std::string_view path_of(std::string_view target) {
     return target.substr(0, target.find('?'));
 }
 
-// Logs error answers with the path only: a query string may carry message content, which is
-// never logged.
-void log_answer(std::uint64_t id, const tcp::endpoint& remote, std::string_view path,
-                const Response& response) {
+// Counts every answer by endpoint and status, and logs error answers with the path only: a query
+// string may carry message content, which is never logged.
+void log_answer(Context& context, std::uint64_t id, const tcp::endpoint& remote,
+                std::string_view path, const Response& response) {
+    context.metrics.http_requests.add(endpoint_of(path), response.result_int());
     if (response.result_int() < 400) return;
     log_info("http_error", {{"conn", id},
                             {"remote", remote},
@@ -274,13 +276,14 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             auto checked = co_await check_upgrade(request, remote, context);
             if (auto* refusal = std::get_if<Response>(&checked)) {
                 refusal->keep_alive(false);
-                log_answer(id, remote, "/ws", *refusal);
+                log_answer(context, id, remote, "/ws", *refusal);
                 auto [write_error, written] = co_await write_answer(stream, *refusal, answer_text);
                 if (!write_error) co_await linger(stream, deadline, stop, config.close_timeout);
                 break;
             }
             // The websocket keeps its own timeouts from here on.
             deadline.stop();
+            context.metrics.http_requests.add(Endpoint::ws, 101);
             UpgradeGrant& grant = std::get<UpgradeGrant>(checked);
             // On the heap from the start: the session takes it over by pointer, not by moving a
             // request's fields around. Braced `new` because clang 14 (the fuzz build) has no
@@ -307,7 +310,7 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         if (error) {
             if (auto answer = answer_to_read_error(error)) {
                 answer->keep_alive(false);
-                log_answer(id, remote, path_of(parser.get().target()), *answer);
+                log_answer(context, id, remote, path_of(parser.get().target()), *answer);
                 auto [write_error, written] = co_await write_answer(stream, *answer, answer_text);
                 if (!write_error) co_await linger(stream, deadline, stop, config.close_timeout);
             }
@@ -317,10 +320,17 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
         Request request = parser.release();
         std::string path(path_of(request.target()));  // short paths need no allocation
         bool keep_alive = request.keep_alive();
+        const Clock::time_point read_at = Clock::now();
         Response response = co_await handle_request(std::move(request), context);
         response.keep_alive(keep_alive && !stop->stop_requested());
-        log_answer(id, remote, path, response);
+        log_answer(context, id, remote, path, response);
         auto [write_error, written] = co_await write_answer(stream, response, answer_text);
+        // A publish's duration, for those that reached the engine (not the refusals of bad input).
+        if (path == "/send" && (response.result_int() == 200 || response.result_int() == 503)) {
+            auto taken =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - read_at);
+            context.metrics.publish_duration.observe(static_cast<std::uint64_t>(taken.count()));
+        }
         if (write_error || !response.keep_alive()) break;
     }
     co_await finish(stream, config);

@@ -56,7 +56,9 @@ Server::Server(Config config)
       hub_(io_context_.get_executor(), keep_alive_settings(config_), metrics_),
       engine_(make_engine(config_, io_context_, hub_, metrics_)),
       context_{config_, access_, admission_, hub_, *engine_, metrics_, Clock::now(), tls_.get()},
-      listener_(io_context_, context_) {}
+      listener_(io_context_, context_) {
+    context_.draining = &draining_;
+}
 
 Server::~Server() {
     if (!threads_.empty()) {
@@ -92,7 +94,12 @@ tcp::endpoint Server::start() {
     return endpoint;
 }
 
+void Server::drain() {
+    draining_.store(true, std::memory_order_relaxed);
+}
+
 void Server::stop() {
+    drain();  // a keep-alive connection may still ask /readyz while the server stops
     if (stopping_.exchange(true)) return;
     log_info("shutdown", {{"timeout_ms", config_.shutdown_timeout.count()}});
     listener_.stop();

@@ -34,6 +34,10 @@ class Server {
     // Returns the bound endpoint.
     tcp::endpoint start();
 
+    // The first step of a graceful shutdown, while the server still serves everything: /readyz
+    // answers 503, so that a load balancer stops sending new clients. Any thread.
+    void drain();
+
     // Graceful shutdown: stop accepting, close every WebSocket with 1001, let HTTP requests in
     // flight finish. After the shutdown timeout whatever is left is dropped. Any thread; only
     // the first call does anything.
@@ -58,6 +62,7 @@ class Server {
     Listener listener_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> draining_{false};  // read by /readyz (context_.draining)
 
     // The shutdown watchdog: it stops the io_context if the threads have not finished in time.
     // These guard only the watchdog's wait, never hub or connection state.

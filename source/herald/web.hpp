@@ -1,5 +1,5 @@
-// The web pages that herald serves itself (/demo and the JavaScript client /js/herald.js): files
-// embedded in the binary at build time, answered without a copy.
+// The web pages that herald serves itself (/demo, /status and the JavaScript client
+// /js/herald.js): files embedded in the binary at build time, answered without a copy.
 #pragma once
 
 #include <optional>

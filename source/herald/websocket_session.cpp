@@ -64,6 +64,9 @@ struct Opening {
     bool close_pending = false;
 };
 
+// Where a session's login time counts from: 2024-01-01, in seconds since 1970.
+constexpr std::int64_t login_epoch_s = 1'704'067'200;
+
 // Transport: tcp::socket, or TlsStream when the server speaks TLS.
 template <typename Transport>
 class WebSocketSession {
@@ -100,10 +103,18 @@ class WebSocketSession {
     void start_close(const CloseReason& reason, Opening& opening);
     awaitable<void> close_finished(Opening& opening);
     std::string end_reason() const;
+    // How a connection in service ended when this side did not close it.
+    PeerEnd peer_end() const;
+    void sample_delivery_lag(const Delivery& message) const;
 
     WebSocket<Transport> ws_;
     std::uint64_t id_;
     tcp::endpoint remote_;
+    // Two facts in the 4 bytes that the endpoint leaves before the next pointer, so that an idle
+    // connection costs no byte more: whether the error that ended the connection came from a
+    // write, and the login's time in seconds since login_epoch_s (31 bits: until 2092).
+    std::uint32_t write_failed_ : 1 = 0;
+    std::uint32_t opened_s_ : 31 = 0;
     std::shared_ptr<StopSignal> stop_;
     Context& context_;
     std::shared_ptr<Connection> connection_;
@@ -163,10 +174,15 @@ awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transp
     if (!joined || !joined->joined) {
         // The engine cannot serve it now (a cluster without its Redis), or the server is
         // shutting down.
-        co_await close(joined ? close_reasons::shutdown : close_reasons::try_again_later);
+        co_await refuse(joined ? close_reasons::shutdown : close_reasons::try_again_later);
         connection_->detach();
         co_return false;
     }
+    if (joined->position.recovered)
+        (*joined->position.recovered ? context_.metrics.resumes_recovered
+                                     : context_.metrics.resumes_not_recovered)
+            .add();
+    opened_s_ = static_cast<std::uint32_t>(wall_clock_ms() / 1000 - login_epoch_s);
     log_info("login", {{"conn", id_},
                        {"uid", connection_->uid()},
                        {"remote", remote_},
@@ -181,6 +197,7 @@ awaitable<bool> WebSocketSession<Transport>::open(std::unique_ptr<Upgrade<Transp
         auto [error, written] = co_await ws_.async_write(asio::buffer(welcome), use_nothrow);
         if (error) {
             error_ = error;
+            write_failed_ = 1;
             finish();
             co_return false;
         }
@@ -192,6 +209,11 @@ template <typename Transport>
 void WebSocketSession<Transport>::finish() {
     context_.hub.leave(connection_);
     connection_->detach();
+    // Every connection in service ends here, once: counted by how.
+    if (closed_with_)
+        context_.metrics.disconnects.add(*closed_with_);
+    else
+        context_.metrics.disconnects.add(peer_end());
     // The reason is text made for this line alone: not made when info lines are not written.
     if (!log_enabled(LogLevel::info)) return;
     log_info("disconnect", {{"conn", id_},
@@ -299,7 +321,10 @@ awaitable<void> WebSocketSession<Transport>::serve() {
             break;
         }
         if (error_code write_error = co_await write(std::move(outgoing), protocol)) {
-            if (!error_) error_ = write_error;
+            if (!error_) {
+                error_ = write_error;
+                write_failed_ = 1;
+            }
             break;
         }
     }
@@ -338,8 +363,34 @@ awaitable<error_code> WebSocketSession<Transport>::write(Outgoing outgoing, Prot
                                                    asio::buffer(envelope_tail)};
         std::tie(error, std::ignore) = co_await ws_.async_write(envelope, use_nothrow);
     }
+    if (!error) sample_delivery_lag(message);
     connection_->sent(outgoing);
     co_return error;
+}
+
+// One write in 64 on each I/O thread (the first among them) is timed against its message's
+// publish: a thread-local count costs nothing per connection, and the clock is read only for
+// the sampled ones. A message older than the login is a replay, whose age says nothing of how
+// fast the server delivers: it is left out.
+template <typename Transport>
+void WebSocketSession<Transport>::sample_delivery_lag(const Delivery& message) const {
+    static thread_local std::uint32_t writes = 0;
+    if ((writes++ & 63) != 0) return;
+    if (message.time_ms / 1000 < login_epoch_s + opened_s_) return;
+    std::int64_t lag_ms = wall_clock_ms() - message.time_ms;
+    // A clock set back, or another node's clock behind ours: no lag rather than a huge one.
+    context_.metrics.delivery_lag.observe(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(lag_ms, 0)));
+}
+
+template <typename Transport>
+PeerEnd WebSocketSession<Transport>::peer_end() const {
+    if (error_ == websocket::error::closed) return PeerEnd::client_close;
+    if (error_ == websocket::error::message_too_big) return PeerEnd::message_too_big;
+    if (write_failed_) return PeerEnd::write_error;
+    if (error_.category() == websocket::make_error_code(websocket::error::closed).category())
+        return PeerEnd::protocol_error;  // Beast has sent 1002 or 1007
+    return PeerEnd::reset;
 }
 
 template <typename Transport>

@@ -39,6 +39,10 @@ export async function startHerald(args = []) {
     port,
     url: `http://127.0.0.1:${port}`,
     lines,
+    // Sends `name` (SIGTERM, SIGINT) without waiting for anything.
+    signal(name) {
+      child.kill(name);
+    },
     // SIGTERM, and the exit code (bounded: SIGKILL after 10 s).
     async stop() {
       if (child.exitCode !== null) return child.exitCode;

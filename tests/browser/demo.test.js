@@ -3,61 +3,25 @@
 // 127.0.0.1). The seed's console demo, the /demo page, and the client in a page through cuts,
 // reloads and refusals. No page may log a console error or a CSP violation.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { publish, root, startHerald, startProxy } from '../js/support.js';
-
-const executable =
-  process.env.CHROMIUM ??
-  ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((candidate) => existsSync(candidate));
-const screenshots = path.resolve(root, process.env.HERALD_SCREENSHOT_DIR ?? 'build/screenshots');
+import { publish, startHerald, startProxy } from '../js/support.js';
+import { launchChromium, newPage as newRecordingPage, screenshots } from './chromium.js';
 
 let browser;
 
 before(async () => {
-  if (!executable) throw new Error('no chromium: tools/setup-deps.sh installs Debian\'s');
-  browser = await chromium.launch({
-    executablePath: executable,
-    headless: true,
-    timeout: 30000,
-    args: [
-      '--no-sandbox',
-      '--disable-dev-shm-usage',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
 });
 
-// A fresh page (its own profile: empty localStorage) that records console errors, page errors
-// and CSP violations; the test's end asserts there were none. Made before the test's server, so
-// that it closes first (a test's after hooks run in order) and never sees the server go.
-async function newPage(t) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-  context.setDefaultTimeout(10000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  t.after(async () => {
-    await context.close();
-    assert.deepEqual(problems, [], 'the page logged errors');
-  });
-  return page;
-}
+// A fresh page that records console errors, page errors and CSP violations (chromium.js).
+const newPage = (t) => newRecordingPage(browser, t);
 
 // The client in a page: imports /js/herald.js from the server and records what it sees in
 // window.herald = {seqs, data, welcomes, closes}.

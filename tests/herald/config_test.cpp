@@ -156,6 +156,15 @@ BOOST_AUTO_TEST_CASE(web_pages_are_on_unless_no_web) {
     BOOST_TEST(!parse({"--no-web"})->config.web);
 }
 
+BOOST_AUTO_TEST_CASE(drain_delay_is_none_by_default_and_may_be_zero_but_not_negative) {
+    BOOST_TEST((parse({})->config.drain_delay == 0ms));
+    BOOST_TEST((parse({"--drain-delay", "15s"})->config.drain_delay == 15s));
+    BOOST_TEST((parse({"--drain-delay", "0"})->config.drain_delay == 0ms));
+    BOOST_TEST(parse({"--drain-delay", "-1s"}).has_error());
+    // A timeout still may not be 0.
+    BOOST_TEST(parse({"--shutdown-timeout", "0"}).has_error());
+}
+
 BOOST_AUTO_TEST_CASE(durations_and_sizes_read_their_units) {
     BOOST_TEST((*parse_duration("15") == 15s));
     BOOST_TEST((*parse_duration("15ms") == 15ms));
@@ -214,6 +223,7 @@ BOOST_AUTO_TEST_CASE(every_setting_has_its_variable_named_after_the_flag) {
                                                     {"max-header-size", "6KiB"},
                                                     {"http-timeout", "31s"},
                                                     {"shutdown-timeout", "4s"},
+                                                    {"drain-delay", "3s"},
                                                     {"token-secret", "s"},
                                                     {"token-audience", "aud"},
                                                     {"token-issuer", "iss"},

@@ -184,6 +184,87 @@ BOOST_AUTO_TEST_CASE(sigterm_closes_clients_with_1001_and_exits_0) {
     BOOST_TEST(log.find(" warn unauthenticated ") != std::string::npos);
 }
 
+// Polls /readyz until it answers `status` (the signal reaches the server in its own time);
+// fails after a bounded number of polls.
+awaitable<void> wait_for_readiness(tcp::endpoint server, unsigned status) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    unsigned seen = 0;
+    for (int attempt = 0; attempt < 400; ++attempt) {
+        auto answer = co_await client::http_request(server, http::verb::get, "/readyz");
+        seen = answer.status;
+        if (seen == status) co_return;
+        pause.expires_after(std::chrono::milliseconds(5));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    BOOST_FAIL("/readyz answered " << seen << ", expected " << status);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_with_a_drain_delay_drains_then_shuts_down_and_exits_0) {
+    // The Kubernetes pattern: readiness fails at once, everything else is served for the delay,
+    // then the usual shutdown.
+    Child child({"--address", "127.0.0.1", "--port", "0", "--threads", "2", "--drain-delay", "1s",
+                 "--shutdown-timeout", "5s"});
+    std::string log;
+    auto signalled = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point closed;
+    run([&]() -> awaitable<void> {
+        tcp::endpoint server = co_await started_on(child.output(), log);
+        co_await wait_for_readiness(server, 200);
+        auto app = co_await WebSocketClient::login(server, "drain", Protocol::json);
+        signalled = std::chrono::steady_clock::now();
+        child.signal(SIGTERM);
+        co_await wait_for_readiness(server, 503);
+        auto ready = co_await client::http_request(server, http::verb::get, "/readyz");
+        BOOST_TEST(boost::json::parse(ready.body) ==
+                   boost::json::parse(R"({"status":"draining"})"));
+        // Still served: publishes reach the connection, and new ones log in.
+        auto sent =
+            co_await client::http_request(server, http::verb::get, "/send?uid=drain&message=on");
+        BOOST_TEST(sent.status == 200u);
+        BOOST_TEST(delivered_of(sent.body) == 1);
+        std::string message = co_await app.receive();
+        BOOST_TEST(boost::json::parse(message).at("data") == "on");
+        auto late = co_await WebSocketClient::login(server, "late", Protocol::json);
+        // Then the shutdown: 1001 after the delay.
+        auto reason = co_await app.wait_for_close();
+        closed = std::chrono::steady_clock::now();
+        BOOST_TEST(reason.code == 1001);
+        auto late_reason = co_await late.wait_for_close();
+        BOOST_TEST(late_reason.code == 1001);
+    });
+    BOOST_TEST(child.wait() == 0);
+    auto exited = std::chrono::steady_clock::now();
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    BOOST_TEST(duration_cast<milliseconds>(closed - signalled).count() >= 1000);
+    BOOST_TEST(duration_cast<milliseconds>(exited - signalled).count() < (1 + 5) * 1000);
+    log += read_all(child.output());
+    BOOST_TEST(log.find(" draining delay_ms=1000") != std::string::npos);
+    BOOST_TEST(log.find(" stopped") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_signal_during_the_drain_delay_shuts_down_at_once) {
+    Child child(
+        {"--address", "127.0.0.1", "--port", "0", "--threads", "1", "--drain-delay", "10m"});
+    std::string log;
+    std::chrono::steady_clock::time_point second;
+    run([&]() -> awaitable<void> {
+        tcp::endpoint server = co_await started_on(child.output(), log);
+        auto app = co_await WebSocketClient::login(server, "twice", Protocol::json);
+        child.signal(SIGTERM);
+        co_await wait_for_readiness(server, 503);
+        second = std::chrono::steady_clock::now();
+        child.signal(SIGINT);
+        auto reason = co_await app.wait_for_close();
+        BOOST_TEST(reason.code == 1001);
+    });
+    BOOST_TEST(child.wait() == 0);
+    auto taken = std::chrono::steady_clock::now() - second;
+    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(taken).count() < 5000);
+    log += read_all(child.output());
+    BOOST_TEST(log.find("signal=SIGINT") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(json_logs_are_one_json_object_a_line_and_never_carry_secrets_or_messages) {
     const std::string api_key = "api-key-4ae1c0";
     const std::string secret = "token-secret-9f3b27";

@@ -12,6 +12,12 @@ const files = {
   '/demo/demo.js': ['source/web/demo.js', 'text/javascript; charset=utf-8'],
   '/demo/style.css': ['source/web/style.css', 'text/css; charset=utf-8'],
   '/demo/favicon.svg': ['source/web/favicon.svg', 'image/svg+xml'],
+  '/status': ['source/web/status.html', 'text/html; charset=utf-8'],
+  '/status/status.js': ['source/web/status.js', 'text/javascript; charset=utf-8'],
+  '/status/status.css': ['source/web/status.css', 'text/css; charset=utf-8'],
+  '/status/vendor/uPlot.iife.min.js': ['source/web/vendor/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
+  '/status/vendor/uPlot.min.css': ['source/web/vendor/uPlot.min.css', 'text/css; charset=utf-8'],
+  '/status/vendor/uPlot.LICENSE.txt': ['source/web/vendor/uPlot.LICENSE.txt', 'text/plain; charset=utf-8'],
   '/js/herald.js': ['source/js/herald.js', 'text/javascript; charset=utf-8'],
 };
 
@@ -42,9 +48,31 @@ test('each embedded file is served as it is in the tree, with its type, CSP, nos
 });
 
 test('the pages have no inline script or style', () => {
-  const html = readFileSync(path.join(root, 'source/web/demo.html'), 'utf8');
-  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/);
-  assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i);
+  for (const page of ['demo.html', 'status.html']) {
+    const html = readFileSync(path.join(root, 'source/web', page), 'utf8');
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, page);
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i, page);
+  }
+});
+
+test('the vendored uPlot is the npm package that tests/package.json pins, its version recorded', () => {
+  // tools/vendor-uplot.sh copies it; the lockfile's integrity check vouches for node_modules.
+  const pinned = JSON.parse(readFileSync(path.join(root, 'tests/package.json'), 'utf8')).devDependencies.uplot;
+  const installed = JSON.parse(readFileSync(path.join(root, 'tests/node_modules/uplot/package.json'), 'utf8'));
+  assert.equal(installed.version, pinned);
+  for (const [vendored, original] of [
+    ['uPlot.iife.min.js', 'dist/uPlot.iife.min.js'],
+    ['uPlot.min.css', 'dist/uPlot.min.css'],
+    ['uPlot.LICENSE.txt', 'LICENSE'],
+  ]) {
+    assert.deepEqual(
+      readFileSync(path.join(root, 'source/web/vendor', vendored)),
+      readFileSync(path.join(root, 'tests/node_modules/uplot', original)),
+      `${vendored}: run tools/vendor-uplot.sh`,
+    );
+  }
+  const recorded = readFileSync(path.join(root, 'source/web/vendor/uPlot.version'), 'utf8');
+  assert.ok(recorded.startsWith(`uplot ${pinned} (MIT)`), recorded);
 });
 
 test('--no-web serves no page', async (t) => {

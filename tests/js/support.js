@@ -5,18 +5,32 @@ import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const binary = process.env.HERALD_BINARY ?? path.join(root, 'build/release/herald');
 
+// Servers still running once a test file's tests are done (a test whose cleanup never ran: a
+// failed hook skips the hooks after it) are killed then, rather than keep the run from ending.
+const running = new Set();
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 // Starts build/release/herald on 127.0.0.1 with `args`, on a free port unless told one; resolves once its start-up
 // line names the port. stop() sends SIGTERM and waits for the exit.
 export async function startHerald(args = [], { port: wanted = 0, timeout = 10000 } = {}) {
   if (!existsSync(binary)) throw new Error(`no server at ${binary}: build the release preset first`);
+  // Without the tests' own HERALD_ variables (HERALD_SCREENSHOT_DIR, HERALD_BINARY): herald takes
+  // every HERALD_ variable as a setting and refuses those that name none.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('HERALD_')));
   const child = spawn(binary, ['--address', '127.0.0.1', '--port', String(wanted), ...args], {
+    env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const lines = [];
   const port = await new Promise((resolve, reject) => {
     let pending = '';
