@@ -59,7 +59,7 @@ char body_kind(const MessageBody& body) {
 
 boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view kind,
                                                                std::string_view data_json) {
-    if (kind != "s" && kind != "j") return Refusal("unknown body kind");
+    if (kind != "s" && kind != "j") return Refusal{"unknown body kind"};
     // Parsed with the same limits as the HTTP API's (Boost.JSON's defaults), so that whatever
     // a node accepted for publishing, every node can read back. A small buffer on the stack
     // holds the parse of most messages.
@@ -67,9 +67,14 @@ boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view 
     json::monotonic_resource resource(buffer, sizeof buffer);
     boost::system::error_code error;
     json::value value = json::parse(data_json, error, &resource);
-    if (error) return Refusal("body is not valid JSON");
+    if (error) return Refusal{"body is not valid JSON"};
     const json::string* text = value.if_string();
-    if ((kind == "s") != (text != nullptr)) return Refusal("body kind does not match its JSON");
+    // And the kind must be the one body_kind() gives the text, which starts a string with its
+    // quote, as make_message's JSON does (no blank before it): else the kind would change on
+    // its way through another node.
+    bool string_kind = kind == "s";
+    if (string_kind != (text != nullptr) || string_kind != (data_json.front() == '"'))
+        return Refusal{"body kind does not match its JSON"};
     auto body = std::make_shared<MessageBody>();
     body->data_json.assign(data_json);
     if (text)
@@ -97,20 +102,20 @@ boost::system::result<LiveMessage, std::string> decode_live_message(std::string_
                                                                     std::string_view payload) {
     LiveMessage message;
     auto uid = uid_of_channel(channel);
-    if (!uid) return Refusal("not a user's channel");
+    if (!uid) return Refusal{"not a user's channel"};
     message.uid = std::move(*uid);
 
     std::string_view rest = payload, version, epoch, seq, time, kind;
     if (!next_line(rest, version) || version != live_message_version)
-        return Refusal("unknown payload version");
+        return Refusal{"unknown payload version"};
     if (!next_line(rest, epoch) || !next_line(rest, seq) || !next_line(rest, time) ||
         !next_line(rest, kind))
-        return Refusal("payload header is cut short");
+        return Refusal{"payload header is cut short"};
     if (epoch.empty() || epoch.size() > max_epoch_size || !printable_word(epoch))
-        return Refusal("bad epoch");
+        return Refusal{"bad epoch"};
     message.epoch.assign(epoch);
-    if (!parse_integer(seq, message.seq) || message.seq == 0) return Refusal("bad seq");
-    if (!parse_integer(time, message.time_ms)) return Refusal("bad time");
+    if (!parse_integer(seq, message.seq) || message.seq == 0) return Refusal{"bad seq"};
+    if (!parse_integer(time, message.time_ms)) return Refusal{"bad time"};
     auto body = decode_body(kind, rest);
     if (!body) return {boost::system::in_place_error, body.error()};
     message.body = std::move(*body);

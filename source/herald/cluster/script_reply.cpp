@@ -54,8 +54,7 @@ boost::system::result<StoredMessage> stored_message(const Reply& entry) {
     for (std::size_t i = 0; i < fields.elements.size(); i += 2) {
         const Reply& name = fields.elements[i];
         const Reply& value = fields.elements[i + 1];
-        if (name.type != Reply::Type::string || value.type != Reply::Type::string)
-            return bad_reply;
+        if (name.type != Reply::Type::string || value.type != Reply::Type::string) return bad_reply;
         if (name.text == "t")
             time = &value.text;
         else if (name.text == "k")
@@ -79,8 +78,8 @@ boost::system::result<PublishOutcome> publish_outcome(const Reply& reply) {
     std::uint64_t delivered = 0, duplicate = 0;
     if (!epoch_of(reply.elements[0], outcome.epoch) ||
         !unsigned_of(reply.elements[1], outcome.seq) || outcome.seq == 0 ||
-        !unsigned_of(reply.elements[2], delivered) ||
-        !unsigned_of(reply.elements[3], duplicate) || duplicate > 1)
+        !unsigned_of(reply.elements[2], delivered) || !unsigned_of(reply.elements[3], duplicate) ||
+        duplicate > 1)
         return bad_reply;
     outcome.delivered = static_cast<std::size_t>(delivered);
     outcome.duplicate = duplicate == 1;
@@ -112,8 +111,7 @@ boost::system::result<StreamRead> stream_read(const Reply& reply,
     }
     if (since) {
         std::uint64_t first = first_kept == 0 ? read.position.seq + 1 : first_kept;
-        read.position.recovered =
-            recovered(*since, read.position.epoch, read.position.seq, first);
+        read.position.recovered = recovered(*since, read.position.epoch, read.position.seq, first);
     }
     return read;
 }

@@ -243,7 +243,7 @@ Script make(std::string_view name, std::string_view body) {
 const Script& script(ScriptId id) {
     // In ScriptId's order; built once, on first use (thread-safe, as any static local).
     static const std::array<Script, script_count> scripts{
-        make("publish", publish_body),      make("read", read_body),
+        make("publish", publish_body),           make("read", read_body),
         make("set_presence", set_presence_body), make("presence", presence_body),
         make("heartbeat", heartbeat_body),
     };

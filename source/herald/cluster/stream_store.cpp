@@ -215,9 +215,9 @@ awaitable<boost::system::result<StreamRead>> StreamStore::read(std::string uid,
     std::string since_seq = std::to_string(since ? since->seq : 0);
     std::string delta = std::to_string(presence_delta);
     std::vector<Call> calls;
-    calls.push_back(Call{"3", keys.meta, keys.stream, keys.presence, *run, candidate,
-                         history_size_, history_ttl_, mode, since_epoch, since_seq, delta,
-                         settings_.node_id, presence_ttl_});
+    calls.push_back(Call{"3", keys.meta, keys.stream, keys.presence, *run, candidate, history_size_,
+                         history_ttl_, mode, since_epoch, since_seq, delta, settings_.node_id,
+                         presence_ttl_});
     auto replies = co_await evaluate(ScriptId::read, std::move(calls));
     if (!replies) co_return replies.error();
     const Reply& reply = replies->front();
@@ -243,10 +243,11 @@ awaitable<boost::system::result<std::vector<StreamRead>>> StreamStore::read_afte
     std::vector<Call> calls;
     calls.reserve(users.size());
     for (const auto& [uid, after] : users) {
-        User& user = prepared.emplace_back(User{user_keys(uid), new_epoch(), std::to_string(after)});
+        User& user =
+            prepared.emplace_back(User{user_keys(uid), new_epoch(), std::to_string(after)});
         calls.push_back(Call{"3", user.keys.meta, user.keys.stream, user.keys.presence, *run,
-                             user.candidate, history_size_, history_ttl_, "1", "", user.after,
-                             "0", settings_.node_id, presence_ttl_});
+                             user.candidate, history_size_, history_ttl_, "1", "", user.after, "0",
+                             settings_.node_id, presence_ttl_});
     }
     auto replies = co_await evaluate(ScriptId::read, std::move(calls));
     if (!replies) co_return replies.error();
@@ -277,8 +278,8 @@ awaitable<boost::system::result<void>> StreamStore::set_presence(
     calls.reserve(counts.size());
     for (const auto& [uid, count] : counts) {
         User& user = users.emplace_back(User{user_keys(uid), std::to_string(count)});
-        calls.push_back(Call{"2", user.keys.presence, user.keys.meta, settings_.node_id,
-                             user.count, presence_ttl_, history_ttl_});
+        calls.push_back(Call{"2", user.keys.presence, user.keys.meta, settings_.node_id, user.count,
+                             presence_ttl_, history_ttl_});
     }
     auto replies = co_await evaluate(ScriptId::set_presence, std::move(calls));
     if (!replies) co_return replies.error();

@@ -21,9 +21,9 @@ Reply number(std::int64_t value) {
 }
 
 Reply entry(std::string id, std::string time, std::string kind, std::string data) {
-    return Reply::array({text(std::move(id)), Reply::array({text("t"), text(std::move(time)),
-                                                            text("k"), text(std::move(kind)),
-                                                            text("d"), text(std::move(data))})});
+    return Reply::array({text(std::move(id)),
+                         Reply::array({text("t"), text(std::move(time)), text("k"),
+                                       text(std::move(kind)), text("d"), text(std::move(data))})});
 }
 
 // {epoch, seq, first kept, entries}, as the read script returns it.
@@ -82,10 +82,10 @@ BOOST_AUTO_TEST_CASE(publish_replies_of_the_wrong_shape_are_bad_replies) {
 }
 
 BOOST_AUTO_TEST_CASE(a_read_reply_gives_the_position_and_the_messages_in_order) {
-    auto read = stream_read(
-        read_reply(5, 4, {entry("4-0", "1700000000001", "s", R"("four")"),
-                          entry("5-0", "1700000000002", "j", R"({"n":5})")}),
-        Since{"e1", 3});
+    auto read = stream_read(read_reply(5, 4,
+                                       {entry("4-0", "1700000000001", "s", R"("four")"),
+                                        entry("5-0", "1700000000002", "j", R"({"n":5})")}),
+                            Since{"e1", 3});
     BOOST_REQUIRE(read.has_value());
     BOOST_TEST(read->position.epoch == "e1");
     BOOST_TEST(read->position.seq == 5u);
@@ -110,9 +110,9 @@ BOOST_AUTO_TEST_CASE(recovery_follows_the_single_nodes_rule) {
     // Kept 4 and 5 of 5.
     BOOST_TEST(recovered(Since{"e1", 3}, "e1", 5, 4));
     BOOST_TEST(recovered(Since{"e1", 5}, "e1", 5, 4));
-    BOOST_TEST(!recovered(Since{"e1", 2}, "e1", 5, 4));   // 3 was evicted
-    BOOST_TEST(!recovered(Since{"e1", 6}, "e1", 5, 4));   // beyond the stream
-    BOOST_TEST(!recovered(Since{"e0", 3}, "e1", 5, 4));   // another epoch
+    BOOST_TEST(!recovered(Since{"e1", 2}, "e1", 5, 4));  // 3 was evicted
+    BOOST_TEST(!recovered(Since{"e1", 6}, "e1", 5, 4));  // beyond the stream
+    BOOST_TEST(!recovered(Since{"e0", 3}, "e1", 5, 4));  // another epoch
     BOOST_TEST(recovered(Since{std::nullopt, 3}, "e1", 5, 4));
     BOOST_TEST(!recovered(Since{std::nullopt, 0}, "e1", 5, 4));
     // Nothing kept: only a client that has everything has missed nothing.
@@ -138,9 +138,9 @@ BOOST_AUTO_TEST_CASE(read_replies_of_the_wrong_shape_are_bad_replies) {
         Reply::array({text("e1"), number(5), number(4), text("entries")}),
         Reply::array({number(1), number(5), number(4), Reply::array({})}),
         Reply::array({text("e1"), number(-1), number(0), Reply::array({})}),
-        read_reply(5, 6, {}),                                  // first kept beyond the stream
-        read_reply(5, 4, {Reply::nil()}),                      // an entry that is no entry
-        read_reply(5, 4, {Reply::array({text("4-0")})}),       // no fields
+        read_reply(5, 6, {}),                             // first kept beyond the stream
+        read_reply(5, 4, {Reply::nil()}),                 // an entry that is no entry
+        read_reply(5, 4, {Reply::array({text("4-0")})}),  // no fields
         read_reply(5, 4, {Reply::array({text("4-0"), text("t")})}),
         read_reply(5, 4, {Reply::array({number(4), Reply::array({})})}),
         read_reply(5, 4, {entry("4-1", "1", "s", R"("x")")}),  // not an id the script writes
@@ -152,18 +152,19 @@ BOOST_AUTO_TEST_CASE(read_replies_of_the_wrong_shape_are_bad_replies) {
         read_reply(5, 4, {entry("4-0", "1", "q", R"("x")")}),
         read_reply(5, 4, {entry("4-0", "1", "s", "x")}),
         read_reply(5, 4, {entry("4-0", "1", "j", R"("x")")}),
-        read_reply(5, 4, {entry("6-0", "1", "s", R"("x")")}),  // beyond the stream's seq
-        read_reply(5, 4, {entry("3-0", "1", "s", R"("x")")}),  // before the first kept
-        read_reply(5, 4, {good, good}),                        // twice
+        read_reply(5, 4, {entry("6-0", "1", "s", R"("x")")}),        // beyond the stream's seq
+        read_reply(5, 4, {entry("3-0", "1", "s", R"("x")")}),        // before the first kept
+        read_reply(5, 4, {good, good}),                              // twice
         read_reply(5, 4, {entry("5-0", "1", "s", R"("x")"), good}),  // out of order
-        read_reply(5, 4, {Reply::array({text("4-0"), Reply::array({text("t"), text("1"),
-                                                                   text("k"), text("s")})})}),
-        read_reply(5, 4, {Reply::array({text("4-0"), Reply::array({text("t"), text("1"),
-                                                                   text("k"), text("s"),
-                                                                   text("d")})})}),
-        read_reply(5, 4, {Reply::array({text("4-0"), Reply::array({text("t"), number(1),
-                                                                   text("k"), text("s"),
-                                                                   text("d"), text("1")})})}),
+        read_reply(5, 4,
+                   {Reply::array(
+                       {text("4-0"), Reply::array({text("t"), text("1"), text("k"), text("s")})})}),
+        read_reply(5, 4,
+                   {Reply::array({text("4-0"), Reply::array({text("t"), text("1"), text("k"),
+                                                             text("s"), text("d")})})}),
+        read_reply(5, 4,
+                   {Reply::array({text("4-0"), Reply::array({text("t"), number(1), text("k"),
+                                                             text("s"), text("d"), text("1")})})}),
     };
     for (const Reply& reply : wrong)
         BOOST_TEST(stream_read(reply, Since{"e1", 3}).error() == bad_reply, reply);

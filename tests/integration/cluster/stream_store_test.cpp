@@ -58,8 +58,8 @@ struct Cluster {
         : messages(test_io.get_executor()), subscriber_events(test_io.get_executor()) {
         for (const StoreSettings& settings : stores)
             nodes.push_back(std::make_unique<Node>(
-                owner_io, test_io, fast_settings(redis.settings(), "herald-test-" + settings.node_id),
-                settings));
+                owner_io, test_io,
+                fast_settings(redis.settings(), "herald-test-" + settings.node_id), settings));
         if (with_subscriber) {
             subscriber.emplace(owner_io.get_executor(),
                                fast_settings(redis.settings(), "herald-test-sub"));
@@ -503,8 +503,8 @@ BOOST_AUTO_TEST_CASE(a_retry_with_the_same_idempotency_key_publishes_once_and_an
     Cluster cluster(redis, {node_settings("a"), node_settings("b")}, true);
     run(cluster.test_io, [&]() -> awaitable<void> {
         co_await require_all_prepared(cluster);
-        bool subscriber_up = co_await cluster.subscriber_events.wait_for(LinkEvent::resubscribed,
-                                                                         seconds(5));
+        bool subscriber_up =
+            co_await cluster.subscriber_events.wait_for(LinkEvent::resubscribed, seconds(5));
         BOOST_REQUIRE(subscriber_up);
         auto subscribed = co_await cluster.subscriber->subscribe(channel_of("u1"));
         BOOST_REQUIRE(subscribed.has_value());
@@ -654,8 +654,8 @@ BOOST_AUTO_TEST_CASE(a_published_message_reaches_the_users_channel_and_decodes_a
     const std::string uid = "a}:b {c} é✓";
     run(cluster.test_io, [&]() -> awaitable<void> {
         co_await require_all_prepared(cluster);
-        bool subscriber_up = co_await cluster.subscriber_events.wait_for(LinkEvent::resubscribed,
-                                                                         seconds(5));
+        bool subscriber_up =
+            co_await cluster.subscriber_events.wait_for(LinkEvent::resubscribed, seconds(5));
         BOOST_REQUIRE(subscriber_up);
         auto subscribed = co_await cluster.subscriber->subscribe(StreamStore::channel_of(uid));
         BOOST_REQUIRE(subscribed.has_value());
