@@ -53,6 +53,15 @@ namespace herald::cluster {
 // own. They are not atomic together: an error for any user fails the call, and the users before
 // it may have been served (a publish retried with the same idempotency key is then safe).
 //
+// Redis must not evict these keys (maxmemory-policy noeviction, Redis's default): an evicted
+// meta only costs an epoch, but an evicted idempotency key lets a retry publish twice. When
+// Redis is full, every script is refused up front (they start with a #!lua shebang), so a
+// refused publish has taken no seq and left nothing behind.
+//
+// One Redis (or a primary with replicas): every script checks its keys against the run_id
+// that prepare() read. A Redis Cluster would need the run_id of the shard that owns each
+// user's slot; the keys' hash tags are ready for it, the run check is not.
+//
 // Thread-safe: any coroutine on any executor may call it, concurrently. The connection must
 // outlive the store, and the store every call it has started.
 class StreamStore {
@@ -78,7 +87,7 @@ class StreamStore {
     // an idempotency key, per user, a retry with the same key within idempotency_ttl returns
     // the first attempt's outcome (same epoch, seq and delivered; duplicate set) and publishes
     // nothing. On NOSCRIPT (Redis lost its script cache), the scripts are loaded again and the
-    // calls that were refused made again, once.
+    // calls that were refused made again, once. `body` must not be null.
     awaitable<boost::system::result<std::vector<PublishOutcome>>> publish(
         std::vector<std::string> uids, MessageBodyPtr body,
         std::optional<std::string> idempotency_key);
