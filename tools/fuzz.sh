@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(login send_body send_query http_request token config_file redis_reply)
+[ ${#targets[@]} -gt 0 ] || targets=(login send_body send_query http_request token config_file redis_reply live_message)
 
 tools/setup-deps.sh
 cmake --preset fuzz >/dev/null

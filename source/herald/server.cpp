@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "herald/cluster/redis_engine.hpp"
 #include "herald/local_engine.hpp"
 #include "herald/log.hpp"
 #include "herald/tls.hpp"
@@ -14,9 +15,8 @@ namespace {
 // One node alone, or a node of the cluster that shares --redis.
 std::unique_ptr<Engine> make_engine(const Config& config, asio::io_context& io_context, Hub& hub,
                                     Metrics& metrics) {
-    (void)io_context;  // the cluster's engine lands with its stream store
-    if (!config.redis.empty()) throw std::invalid_argument("--redis: the cluster is not built yet");
-    return std::make_unique<LocalEngine>(hub, config, metrics);
+    if (config.redis.empty()) return std::make_unique<LocalEngine>(hub, config, metrics);
+    return std::make_unique<cluster::RedisEngine>(io_context.get_executor(), hub, config, metrics);
 }
 
 Access make_access(const Config& config) {

@@ -80,6 +80,14 @@ awaitable<client::HttpResponse> publish(tcp::endpoint node, std::string uid, jso
                                             std::move(text), std::move(headers));
 }
 
+namespace {
+// "1012 stream reset": a close frame as the tests compare it.
+std::string close_text(const client::websocket::close_reason& reason) {
+    return std::to_string(reason.code) + " " +
+           std::string(reason.reason.data(), reason.reason.size());
+}
+}  // namespace
+
 awaitable<bool> StreamReader::join(tcp::endpoint node) {
     json::object login{{"uid", uid_}, {"v", 1}};
     if (!epoch_.empty()) login["since"] = json::object{{"epoch", epoch_}, {"seq", last_seq_}};
@@ -87,8 +95,7 @@ awaitable<bool> StreamReader::join(tcp::endpoint node) {
     co_await client_->send(json::serialize(login));
     client::Frame frame = co_await client_->read();
     if (frame.error) {
-        closes_.push_back(std::to_string(client_->close_reason().code) + " " +
-                          std::string(client_->close_reason().reason));
+        closes_.push_back(close_text(client_->close_reason()));
         client_.reset();
         co_return false;
     }
@@ -104,12 +111,22 @@ awaitable<bool> StreamReader::join(tcp::endpoint node) {
     co_return true;
 }
 
+awaitable<bool> StreamReader::join_when_serving(tcp::endpoint node) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        bool joined = co_await join(node);
+        if (joined || closes_.empty() || closes_.back() != "1013 try again later") co_return joined;
+        pause.expires_after(20ms);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    co_return false;
+}
+
 // Takes one frame: a message is kept unless its seq came already; false when the connection
 // ended.
 awaitable<bool> StreamReader::take(const client::Frame& frame) {
     if (frame.error) {
-        closes_.push_back(std::to_string(client_->close_reason().code) + " " +
-                          std::string(client_->close_reason().reason));
+        closes_.push_back(close_text(client_->close_reason()));
         client_.reset();
         co_return false;
     }

@@ -65,6 +65,9 @@ class StreamReader {
     // Logs in on `node` (resuming when it has a position) and reads the welcome; false when the
     // server closed the login instead (its close is in last_close()).
     awaitable<bool> join(tcp::endpoint node);
+    // join(), again after a short wait while the node closes the login with 1013 "try again
+    // later" (as a client backs off while a node's Redis links come back); bounded.
+    awaitable<bool> join_when_serving(tcp::endpoint node);
     // Reads until `count` new messages came (true), or the connection ended, or `timeout`.
     awaitable<bool> read(std::size_t count,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -138,6 +138,10 @@ bool RedisServer::spawn() {
         dup2(null_fd, STDIN_FILENO);
         dup2(null_fd, STDOUT_FILENO);
         dup2(null_fd, STDERR_FILENO);
+        // Nothing else of the test process: a Herald socket left open in redis-server would keep
+        // a client's connection alive after Herald closed it (a restart mid-test forks while
+        // nodes hold connections).
+        close_range(3, ~0U, 0);
         execv(redis_binary, argv.data());
         _exit(127);
     }

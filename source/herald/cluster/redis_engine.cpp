@@ -34,7 +34,8 @@ constexpr Duration presence_delay{50};
 
 std::string default_node_id() {
     char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, 8, "herald");
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+        std::snprintf(host, 8, "herald");
     std::random_device random;
     char suffix[8];
     std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffff);
@@ -113,12 +114,13 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, Hub& hub, const Config&
       commands_(executor, redis_settings(config, node_, "cmd")),
       store_(commands_, store_settings(config, node_)),
       probes_seen_(config.redis_subscribers),
+      link_generation_(config.redis_subscribers),
       upkeep_timer_(hub.strand()),
       presence_timer_(hub.strand()) {
     for (unsigned i = 0; i < config.redis_subscribers; ++i) {
         subscribers_.push_back(std::make_unique<redis::Subscriber>(
             executor, redis_settings(config, node_, "sub" + std::to_string(i))));
-        probe_connected_.push_back(false);
+        probed_generation_.push_back(0);
     }
     hub_.set_observer(*this);
     commands_.on_event([this](redis::LinkEvent event) { on_command_link(event); });
@@ -126,7 +128,8 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, Hub& hub, const Config&
         subscribers_[i]->on_message([this, i](std::string_view channel, std::string_view payload) {
             on_message(i, channel, payload);
         });
-        subscribers_[i]->on_event([this, i](redis::LinkEvent event) { on_subscriber_link(i, event); });
+        subscribers_[i]->on_event(
+            [this, i](redis::LinkEvent event) { on_subscriber_link(i, event); });
     }
 }
 
@@ -175,6 +178,7 @@ redis::Subscriber& RedisEngine::subscriber_for(std::string_view uid) {
 void RedisEngine::on_command_link(redis::LinkEvent event) {
     if (event == redis::LinkEvent::disconnected) {
         prepared_.store(false, std::memory_order_release);
+        store_.forget_link();  // which Redis is behind the next link is for prepare() to learn
         return;
     }
     if (event != redis::LinkEvent::connected) return;
@@ -194,7 +198,9 @@ awaitable<void> RedisEngine::prepare() {
 }
 
 void RedisEngine::on_subscriber_link(std::size_t subscriber, redis::LinkEvent event) {
+    if (event == redis::LinkEvent::disconnected) link_generation_[subscriber].store(0);
     if (event != redis::LinkEvent::resubscribed) return;
+    link_generation_[subscriber].store(++generations_);
     // Whatever was published to this link's users while it was down is in their streams: read
     // each one up. The users whose join is still under way read on their own.
     asio::post(hub_.strand(), [this, subscriber] {
@@ -231,8 +237,9 @@ void RedisEngine::on_message(std::size_t subscriber, std::string_view channel,
 awaitable<boost::system::result<Published>> RedisEngine::publish(PublishRequest request) {
     if (!prepared_.load(std::memory_order_acquire))
         co_return unavailable<Published>(make_error_code(redis::RedisError::not_connected));
-    auto outcomes =
-        co_await store_.publish(request.uids, *request.body, std::move(request.idempotency_key));
+    std::size_t users = request.uids.size();
+    auto outcomes = co_await store_.publish(std::move(request.uids), std::move(request.body),
+                                            std::move(request.idempotency_key));
     if (!outcomes) {
         metrics_.redis_publish_errors.add();
         log_warn("redis_publish_failed", {{"error", outcomes.error()}});
@@ -244,7 +251,7 @@ awaitable<boost::system::result<Published>> RedisEngine::publish(PublishRequest 
         published.seqs.push_back(outcome.seq);
         published.delivered += outcome.delivered;
     }
-    metrics_.messages_published.add(request.uids.size());
+    metrics_.messages_published.add(users);
     co_return published;
 }
 
@@ -285,8 +292,7 @@ Joined RedisEngine::release(const std::shared_ptr<Connection>& connection, Strea
             user.epoch = read.position.epoch;
             user.last_seq = read.position.seq;
             drain(uid, user);
-        } else if (user.epoch != read.position.epoch &&
-                   read.position.epoch != user.retired_epoch) {
+        } else if (user.epoch != read.position.epoch && read.position.epoch != user.retired_epoch) {
             // The stream began anew since the node last heard of it: the user's other
             // connections resume; this one starts in the new stream already.
             begin_stream(uid, user, read.position.epoch, connection.get());
@@ -477,8 +483,7 @@ awaitable<void> RedisEngine::upkeep() {
         upkeep_timer_.expires_after(probe_interval_);
         auto [error] = co_await upkeep_timer_.async_wait(use_nothrow);
         if (error || stopped_) co_return;
-        if (!prepared_.load(std::memory_order_acquire) && commands_.connected())
-            co_await prepare();
+        if (!prepared_.load(std::memory_order_acquire) && commands_.connected()) co_await prepare();
         if (!prepared_.load(std::memory_order_acquire)) continue;
         co_await probe(round);
         auto nodes = co_await store_.heartbeat();
@@ -486,7 +491,8 @@ awaitable<void> RedisEngine::upkeep() {
 
         std::vector<std::pair<std::string, std::size_t>> counts;
         for (const auto& [uid, user] : followed_)
-            if (std::size_t connections = hub_.connections_of(uid)) counts.emplace_back(uid, connections);
+            if (std::size_t connections = hub_.connections_of(uid))
+                counts.emplace_back(uid, connections);
         for (std::size_t first = 0; first < counts.size(); first += users_per_round_trip) {
             auto last = counts.begin() + static_cast<std::ptrdiff_t>(
                                              std::min(counts.size(), first + users_per_round_trip));
@@ -512,7 +518,8 @@ awaitable<void> RedisEngine::upkeep() {
 // this round's probes.
 awaitable<void> RedisEngine::probe(std::size_t round) {
     for (std::size_t i = 0; i < subscribers_.size(); ++i) {
-        bool missed = probes_sent_ != 0 && probe_connected_[i] && subscribers_[i]->connected() &&
+        bool missed = probed_generation_[i] != 0 &&
+                      probed_generation_[i] == link_generation_[i].load() &&
                       probes_seen_[i].load(std::memory_order_relaxed) < probes_sent_;
         if (!missed) continue;
         metrics_.redis_probes_missed.add();
@@ -522,7 +529,7 @@ awaitable<void> RedisEngine::probe(std::size_t round) {
     probes_sent_ = round;
     std::string number = std::to_string(round);
     for (std::size_t i = 0; i < subscribers_.size(); ++i) {
-        probe_connected_[i] = subscribers_[i]->connected();
+        probed_generation_[i] = link_generation_[i].load();
         std::string channel = probe_channel(node_, i);
         redis::Command command{"PUBLISH", channel, number};
         co_await commands_.exec(std::move(command));
@@ -532,7 +539,8 @@ awaitable<void> RedisEngine::probe(std::size_t round) {
 void RedisEngine::unfollow_lingering(Clock::time_point now) {
     for (auto it = followed_.begin(); it != followed_.end();) {
         const auto& [uid, user] = *it;
-        bool lingering = hub_.connections_of(uid) == 0 && !user.reading && now - user.left_at >= linger_;
+        bool lingering =
+            hub_.connections_of(uid) == 0 && !user.reading && now - user.left_at >= linger_;
         if (!lingering) {
             ++it;
             continue;

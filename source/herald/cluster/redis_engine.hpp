@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "herald/cluster/live_message.hpp"
 #include "herald/cluster/stream_store.hpp"
 #include "herald/config.hpp"
 #include "herald/engine.hpp"
@@ -66,8 +67,8 @@ class RedisEngine final : public Engine, private HubObserver {
   private:
     // A user this node follows: it has (or had, a linger ago) a connection of it here.
     struct Followed {
-        std::string epoch;          // empty until the first read after the subscription
-        std::string retired_epoch;  // the one before a reset: its late messages are dropped
+        std::string epoch;           // empty until the first read after the subscription
+        std::string retired_epoch;   // the one before a reset: its late messages are dropped
         std::uint64_t last_seq = 0;  // the last message delivered here
         bool reading = false;        // a read from the stream is in flight: live messages wait
         bool stale = false;          // a read failed: read again at the next upkeep
@@ -116,9 +117,13 @@ class RedisEngine final : public Engine, private HubObserver {
     std::atomic<bool> ever_connected_{false};
     // Probes: sent by the upkeep, seen by each subscriber's message handler.
     std::vector<std::atomic<std::uint64_t>> probes_seen_;
-    // The hub's strand: the last round sent, and which links were up when it was sent.
+    // Per subscriber link: counts up at each `resubscribed` (0 while it is down), so that a probe
+    // only counts as missed on the very link that was up, and subscribed, when it was sent.
+    std::vector<std::atomic<std::uint64_t>> link_generation_;
+    std::atomic<std::uint64_t> generations_{0};
+    // The hub's strand: the last round sent, and the generation of each link it was sent on.
     std::uint64_t probes_sent_ = 0;
-    std::vector<bool> probe_connected_;
+    std::vector<std::uint64_t> probed_generation_;
 
     // The hub's strand.
     FollowedMap followed_;

@@ -8,8 +8,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -82,9 +82,15 @@ BOOST_AUTO_TEST_CASE(while_redis_is_paused_publishes_get_503_logins_1013_and_cli
         co_await wait_until_serving(cluster.node(0));
         co_await wait_until_serving(cluster.node(1));
         auto seqs = co_await publish_answered(cluster.node(1), "paused", 3);
-        bool got = co_await reader.read(3);
+        // A 503 says the outcome is unknown, not that nothing was stored: the publish refused
+        // while Redis was paused may have run once Redis woke (hence Idempotency-Key). So the
+        // client gets every seq up to the last answered, once and in order.
+        bool got = co_await reader.read(seqs.back() - reader.last_seq(), 10s);
         BOOST_REQUIRE(got);  // still connected, and live again
-        BOOST_TEST(seqs_of(reader) == seqs, boost::test_tools::per_element());
+        std::vector<std::uint64_t> every;
+        for (std::uint64_t seq = 1; seq <= seqs.back(); ++seq)
+            every.push_back(seq);
+        BOOST_TEST(seqs_of(reader) == every, boost::test_tools::per_element());
     });
 }
 
@@ -156,10 +162,10 @@ BOOST_AUTO_TEST_CASE(redis_restarted_without_its_data_gives_new_epochs_and_says_
         bool closed = co_await reader.read_until_closed();
         BOOST_REQUIRE(closed);
         BOOST_TEST(reader.closes().back() == "1012 stream reset");
-        bool back = co_await reader.join(cluster.node(1));
+        bool back = co_await reader.join_when_serving(cluster.node(1));
         BOOST_REQUIRE(back);
         BOOST_TEST(reader.epoch() != old_epoch);
-        BOOST_TEST(reader.recoveries().back() == std::optional<bool>(false));
+        BOOST_TEST((reader.recoveries().back() == std::optional<bool>(false)));
         bool replayed = co_await reader.read(2);
         BOOST_REQUIRE(replayed);
 
@@ -196,9 +202,9 @@ BOOST_AUTO_TEST_CASE(redis_restarted_with_its_data_loses_nothing_answered) {
         bool more = co_await reader.read(3, 5s);
         if (!more) {
             BOOST_REQUIRE(!reader.connected());
-            bool back = co_await reader.join(cluster.node(1));
+            bool back = co_await reader.join_when_serving(cluster.node(1));
             BOOST_REQUIRE(back);
-            BOOST_TEST(reader.recoveries().back() == std::optional<bool>(false));
+            BOOST_TEST((reader.recoveries().back() == std::optional<bool>(false)));
             bool replayed = co_await reader.read(after.size());
             BOOST_REQUIRE(replayed);
         }
@@ -213,13 +219,20 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_burst_loses_none_of_its_clients_messages)
     // node1 runs as a process of its own, so that it can be killed.
     cluster.stop_node(1);
     Config config = cluster.config(1);
-    std::vector<std::string> args{"--address",   "127.0.0.1",
-                                  "--port",      "0",
-                                  "--redis",     config.redis,
-                                  "--node-id",   "doomed",
-                                  "--redis-probe-interval", "300ms",
-                                  "--redis-timeout", "500ms",
-                                  "--log-level", "warn"};
+    std::vector<std::string> args{"--address",
+                                  "127.0.0.1",
+                                  "--port",
+                                  "0",
+                                  "--redis",
+                                  config.redis,
+                                  "--node-id",
+                                  "doomed",
+                                  "--redis-probe-interval",
+                                  "300ms",
+                                  "--redis-timeout",
+                                  "500ms",
+                                  "--log-level",
+                                  "warn"};
     int pipe_ends[2];
     BOOST_REQUIRE(pipe(pipe_ends) == 0);
     std::vector<char*> argv{const_cast<char*>(HERALD_BINARY)};
@@ -230,8 +243,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_burst_loses_none_of_its_clients_messages)
     BOOST_REQUIRE(doomed >= 0);
     if (doomed == 0) {
         dup2(pipe_ends[1], STDERR_FILENO);
-        close(pipe_ends[0]);
-        close(pipe_ends[1]);
+        close_range(3, ~0U, 0);  // none of the test's sockets in the node
         execv(HERALD_BINARY, argv.data());
         _exit(127);
     }
@@ -280,9 +292,9 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_burst_loses_none_of_its_clients_messages)
             BOOST_REQUIRE(some);
             kill(reap.pid, SIGKILL);  // mid-burst
             co_await reader.read_until_closed();
-            bool back = co_await reader.join(cluster.node(0));
+            bool back = co_await reader.join_when_serving(cluster.node(0));
             BOOST_REQUIRE(back);
-            BOOST_TEST(reader.recoveries().back() == std::optional<bool>(true));
+            BOOST_TEST((reader.recoveries().back() == std::optional<bool>(true)));
             asio::steady_timer pause(co_await asio::this_coro::executor);
             for (int attempt = 0; attempt < 1000 && !done; ++attempt) {
                 pause.expires_after(10ms);

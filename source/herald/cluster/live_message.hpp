@@ -1,0 +1,52 @@
+// The pub/sub payload of a cluster: how a message published on one node reaches the others,
+// and how a message body is stored in a user's stream.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/system/result.hpp>
+
+#include "herald/message.hpp"
+
+namespace herald::cluster {
+
+// A message as it arrives on a user's channel: numbered in its stream under its epoch.
+struct LiveMessage {
+    std::string uid;
+    std::string epoch;
+    std::uint64_t seq = 0;
+    std::int64_t time_ms = 0;
+    MessageBodyPtr body;
+};
+
+// The payload, as the publish script writes it (and encode_live_message, its twin for tests):
+//
+//     herald1\n<epoch>\n<seq>\n<time_ms>\n<kind>\n<data_json>
+//
+// a version line, then the stream position, then the body: its kind ('s' for a JSON string,
+// 'j' for any other JSON value) and its JSON text, to the end. Decimal integers; the epoch is
+// printable ASCII without spaces. Lines, not JSON: the header is read without parsing the
+// body, and the body is not escaped a second time.
+inline constexpr std::string_view live_message_version = "herald1";
+
+// The body's kind as stored: a string is delivered as its text, anything else as its JSON
+// (make_message's rule), and serialized JSON starts with '"' exactly when it is a string.
+char body_kind(const MessageBody& body);
+
+// The body of a stored or live message from its kind and JSON text: for 's', the text is the
+// JSON string decoded; for 'j', the JSON itself. Refused (with why, never with the body): an
+// unknown kind, JSON that does not parse, or a kind that does not match the JSON.
+boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view kind,
+                                                               std::string_view data_json);
+
+std::string encode_live_message(const LiveMessage& message);
+
+// The message in `payload`, received on `channel` (which names its user). Refused with why
+// (never quoting the body) when the channel is not a user's or anything in the payload is
+// malformed: the version, a field, or the body.
+boost::system::result<LiveMessage, std::string> decode_live_message(std::string_view channel,
+                                                                    std::string_view payload);
+
+}  // namespace herald::cluster

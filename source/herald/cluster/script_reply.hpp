@@ -1,0 +1,44 @@
+// The scripts' replies as the store's values. Every shape is checked: an error reply is
+// redis_refused, anything that is not what the script returns is bad_reply; never a crash nor
+// a half-read value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/system/result.hpp>
+
+#include "herald/cluster/stream_types.hpp"
+#include "herald/message.hpp"
+#include "herald/redis/reply.hpp"
+
+namespace herald::cluster {
+
+// publish: {epoch, seq, delivered, duplicate}.
+boost::system::result<PublishOutcome> publish_outcome(const redis::Reply& reply);
+
+// read: {epoch, seq, first kept seq (0: none), entries}, for a read with `since` (then
+// position.recovered is set) or without.
+boost::system::result<StreamRead> stream_read(const redis::Reply& reply,
+                                              const std::optional<Since>& since);
+
+// presence and heartbeat: a count.
+boost::system::result<std::size_t> count_reply(const redis::Reply& reply);
+
+// set_presence: 1.
+boost::system::result<void> done_reply(const redis::Reply& reply);
+
+// History::replay's rule: whether the messages after `since` that the stream still keeps are
+// all that was missed. The same stream (the same epoch, or none given), a seq it has reached,
+// and nothing missing between since.seq and the first kept message (none kept: first_kept is
+// last_seq + 1, so only since.seq == last_seq qualifies).
+bool recovered(const Since& since, std::string_view epoch, std::uint64_t last_seq,
+               std::uint64_t first_kept);
+
+// The run_id line of INFO server's text: what changes with every start of a Redis server.
+std::optional<std::string> run_id_of(std::string_view info);
+
+}  // namespace herald::cluster

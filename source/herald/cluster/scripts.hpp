@@ -1,0 +1,49 @@
+// The Lua scripts that keep users' streams in Redis: each runs atomically, so that numbering,
+// keeping and publishing a message, or reading a stream and counting a connection, are one
+// step for every node of the cluster.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace herald::cluster {
+
+// Layouts (KEYS; ARGV), all durations in milliseconds, all numbers in decimal text. Times are
+// Redis's own (TIME), never a node's: nodes' clocks may disagree, Redis's is one.
+enum class ScriptId : std::size_t {
+    // KEYS: meta, stream, presence[, idempotency]
+    // ARGV: run_id, candidate epoch, history size, history ttl, idempotency ttl, kind (s|j),
+    //       data_json, channel
+    // -> {epoch, seq, delivered, duplicate (0|1)}
+    publish,
+    // KEYS: meta, stream, presence
+    // ARGV: run_id, candidate epoch, history size, history ttl, since mode (0: none, 1: seq
+    //       only, 2: epoch and seq), since epoch, since seq, presence delta, node, presence ttl
+    // -> {epoch, seq, first kept seq (0: none), entries}: the entries after since (all of them
+    //    for another epoch; none without since), as XRANGE gives them: {id, {field, value...}}
+    read,
+    // KEYS: presence, meta
+    // ARGV: node, count, presence ttl, history ttl
+    // -> 1
+    set_presence,
+    // KEYS: presence
+    // -> the sum of the live counts
+    presence,
+    // KEYS: herald:nodes
+    // ARGV: node, presence ttl
+    // -> how many nodes are alive
+    heartbeat,
+};
+inline constexpr std::size_t script_count = 5;
+
+struct Script {
+    std::string_view name;  // for logs
+    std::string text;
+    std::string sha1;  // what EVALSHA names it by: the SHA-1 of its text, in hex
+};
+
+const Script& script(ScriptId id);
+
+}  // namespace herald::cluster
