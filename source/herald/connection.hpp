@@ -9,27 +9,14 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/experimental/basic_concurrent_channel.hpp>
 
 #include "herald/close_reason.hpp"
 #include "herald/message.hpp"
 #include "herald/net.hpp"
-#include "herald/outbox_queue.hpp"
+#include "herald/outbox.hpp"
 #include "herald/protocol.hpp"
 
 namespace herald {
-
-// What the writer coroutine sends next.
-struct Outgoing {
-    enum class Kind : std::uint8_t { message, ping, close };
-    Kind kind = Kind::close;
-    DeliveryPtr message;
-};
-
-struct OutboxLimits {
-    std::size_t messages;
-    std::size_t bytes;
-};
 
 // A registered WebSocket connection as the hub sees it: who it is, its bounded outbox, and when
 // its peer was last heard from.
@@ -39,9 +26,7 @@ struct OutboxLimits {
 // socket), and a connection *ends* when its peer has gone.
 //
 // Threading: the hub is the only producer and calls the producer functions from its strand; the
-// connection's writer is the only consumer, on the connection's strand. The outbox is a
-// concurrent channel because those are two strands, and the hub never waits on it: a full outbox
-// is the slow-consumer policy's business, not a reason to block publishing to everyone else.
+// connection's writer is the only consumer, on the connection's strand (see Outbox).
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     Connection(asio::any_io_executor executor, std::uint64_t id, Login login, tcp::endpoint remote,
@@ -68,9 +53,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Enqueued release(const std::vector<DeliveryPtr>& replay);
     // The user's stream began anew (its numbering restarts): messages from seq 1 are new again.
     void restart_numbering() { last_queued_seq_ = 0; }
-    // Queues a ping unless one is queued and not yet sent, or the outbox is full (it is about
-    // to be closed anyway).
-    void enqueue_ping();
+    // Queues a ping unless one is queued and not yet sent.
+    void enqueue_ping() { outbox_.push_ping(); }
     // Has the writer send a close frame with `reason`. With `flush`, what is already queued is
     // sent first when the queue has room for the close; otherwise the queue is dropped.
     // `reason` must outlive the connection: a constant. The hub's strand: the connection's own
@@ -83,13 +67,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     // The next thing to send; fails with experimental::error::channel_closed once the outbox
     // was closed without a flush, and with operation_aborted when the wait is cancelled.
-    awaitable<std::tuple<error_code, Outgoing>> receive();
+    awaitable<std::tuple<error_code, Outgoing>> receive() { return outbox_.receive(); }
+    // Everything queued now (up to `most` items), for a writer that sends it together.
+    void take(std::vector<Outgoing>& items, std::size_t most) { outbox_.take(items, most); }
     // Releases the outbox budget that a message (or the room that a ping) held, once the writer
     // is done with it.
-    void sent(const Outgoing& outgoing);
+    void sent(const Outgoing& outgoing) { outbox_.sent(outgoing); }
     // The connection is over from its own side (the peer left): the outbox takes no more, and a
     // writer waiting on it wakes up.
-    void end() { outbox_.close(); }
+    void end() { outbox_.end(); }
     const CloseReason& close_reason() const {
         return *close_reason_.load(std::memory_order_acquire);
     }
@@ -125,10 +111,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     KeepAliveSlot& keep_alive_slot() { return keep_alive_slot_; }
 
   private:
-    using Outbox =
-        asio::experimental::basic_concurrent_channel<asio::any_io_executor, OutboxChannelTraits<>,
-                                                     void(error_code, Outgoing)>;
-
     asio::any_io_executor executor_;  // the connection's strand
     std::uint64_t id_;
     std::string uid_;
@@ -136,9 +118,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     tcp::endpoint remote_;
     OutboxLimits limits_;
     Outbox outbox_;
-    std::atomic<std::size_t> queued_messages_{0};
-    std::atomic<std::size_t> queued_bytes_{0};
-    std::atomic<bool> ping_queued_{false};
     std::atomic<const CloseReason*> close_reason_{&close_reasons::shutdown};
     std::atomic<Clock::rep> last_heard_;
     std::atomic<std::int64_t> token_expiry_{0};

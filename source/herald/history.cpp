@@ -18,8 +18,7 @@ std::string new_epoch_prefix() {
 // What a kept message counts against the byte budget. A body shared by many users counts for
 // each: the bound errs on the safe side.
 std::size_t bytes_of(const Delivery& delivery) {
-    return delivery.envelope_head.size() + delivery.body->data_json.size() +
-           delivery.body->text.size();
+    return delivery.size(Protocol::json) + delivery.body->text.size();
 }
 
 }  // namespace
@@ -58,7 +57,10 @@ DeliveryPtr History::append(const std::string& uid, MessageBodyPtr body, Clock::
     Stream& stream = entry.second;
     stream.last_used = now;
     DeliveryPtr delivery = make_delivery(std::move(body), ++stream.last_seq, time_ms);
-    if (limits_.messages != 0) keep(entry, delivery, now);
+    if (limits_.messages != 0)
+        keep(entry, delivery, now);
+    else
+        stream.evicted_through = delivery->seq;  // nothing is kept
     return delivery;
 }
 
@@ -73,12 +75,12 @@ Replay History::replay(const std::string& uid, const std::optional<Since>& since
     replay.position.seq = stream.last_seq;
     if (!since) return replay;
 
-    std::uint64_t first_kept =
-        stream.kept.empty() ? stream.last_seq + 1 : stream.kept.front().delivery->seq;
     bool same_stream = !since->epoch || *since->epoch == stream.epoch;
     std::uint64_t after = same_stream ? since->seq : 0;  // another epoch: everything kept is new
+    // Nothing evicted after the client's seq: the messages a newer one with their key made
+    // obsolete were not missed, the newer one stands for them.
     replay.position.recovered =
-        same_stream && since->seq <= stream.last_seq && since->seq + 1 >= first_kept;
+        same_stream && since->seq <= stream.last_seq && since->seq >= stream.evicted_through;
     for (const Kept& kept : stream.kept)
         if (kept.delivery->seq > after) replay.messages.push_back(kept.delivery);
     return replay;
@@ -90,8 +92,17 @@ void History::keep(Entry& entry, DeliveryPtr delivery, Clock::time_point now) {
     if (bytes > limits_.bytes) {
         // Keeping it would evict everyone's history and then itself. A stream made for it alone
         // goes a TTL from now, like one its last connection left.
+        stream.evicted_through = delivery->seq;
         if (stream.unused()) left_.emplace_back(now, entry.first);
         return;
+    }
+    // Latest wins: the kept message with the same key is obsolete.
+    if (const std::string& key = delivery->body->key; !key.empty()) {
+        for (std::size_t i = 0; i < stream.kept.size(); ++i) {
+            if (stream.kept[i].delivery->body->key != key) continue;
+            erase_kept(entry, i);
+            break;  // there is at most one: each keyed message replaces the one before it
+        }
     }
     std::uint64_t order = ++kept_count_;
     if (stream.kept.empty()) stream.oldest_entry = oldest_.emplace(order, &entry.first).first;
@@ -111,11 +122,21 @@ void History::keep(Entry& entry, DeliveryPtr delivery, Clock::time_point now) {
 
 void History::forget_oldest(Entry& entry) {
     Stream& stream = entry.second;
+    stream.evicted_through = stream.kept.front().delivery->seq;
+    erase_kept(entry, 0);
+}
+
+void History::erase_kept(Entry& entry, std::size_t index) {
+    Stream& stream = entry.second;
+    bytes_ -= stream.kept[index].bytes;
+    --messages_;
+    if (index != 0) {
+        stream.kept.erase(stream.kept.begin() + static_cast<std::ptrdiff_t>(index));
+        return;
+    }
     // The stream's key moves on to its next message in a node taken out and put back, not
     // freed and allocated again: a full history does this on every publish.
     auto key = oldest_.extract(stream.oldest_entry);
-    bytes_ -= stream.kept.front().bytes;
-    --messages_;
     stream.kept.pop_front();
     if (stream.kept.empty()) {
         stream.kept.shrink_to_fit();  // an idle user's stream holds no block

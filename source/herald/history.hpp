@@ -44,7 +44,8 @@ struct Replay {
 // Every user has a stream: messages numbered 1, 2, 3, ... under an epoch that changes whenever
 // the stream's history could have been lost (a new stream; a new History, which is a restart).
 // The last messages of each stream are kept within a count per stream, an age, and a byte budget
-// over all streams, in which the oldest messages of all go first, whoever they were for.
+// over all streams, in which the oldest messages of all go first, whoever they were for. A
+// message with a key makes the kept one with the same key obsolete: only the latest is kept.
 //
 // A stream is kept while it is pinned (its user has a connection), while it keeps messages, and
 // for the TTL after its last use, so that a client that comes back soon finds the same epoch and
@@ -89,6 +90,9 @@ class History {
     struct Stream {
         std::string epoch;
         std::uint64_t last_seq = 0;
+        // The last seq forgotten for the count, the age or the byte budget (not for a newer
+        // message with its key): whatever is after it is kept or was made obsolete.
+        std::uint64_t evicted_through = 0;
         // Not std::deque, which allocates a block even while empty: most streams keep nothing
         // most of the time, and there is one stream per connected user.
         boost::container::deque<Kept> kept;
@@ -105,6 +109,7 @@ class History {
     Entry& stream_for(const std::string& uid, Clock::time_point now);
     void keep(Entry& entry, DeliveryPtr delivery, Clock::time_point now);
     void forget_oldest(Entry& entry);
+    void erase_kept(Entry& entry, std::size_t index);
     void drop_if_unused(Streams::iterator found);
     void drop_if_unused_since(Streams::iterator found, Clock::time_point idle_since,
                               Clock::time_point now);

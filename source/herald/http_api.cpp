@@ -89,7 +89,8 @@ awaitable<Response> send(const Request& request, Context& context) {
     bool one_user = parsed->uids.size() == 1 && !parsed->listed;
     std::vector<std::string> uids;  // a list is answered with each uid's seq
     if (!one_user) uids = parsed->uids;
-    PublishRequest publish{std::move(parsed->uids), make_message(parsed->message), std::move(*key)};
+    PublishRequest publish{std::move(parsed->uids),
+                           make_message(parsed->message, std::move(parsed->key)), std::move(*key)};
     auto outcome = co_await context.engine.publish(std::move(publish));
     if (!outcome) co_return unavailable(request.version());
     const Published& published = *outcome;

@@ -5,19 +5,33 @@
 #include <chrono>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
 namespace herald {
 namespace json = boost::json;
 
-MessageBodyPtr make_message(const json::value& message) {
+MessageBodyPtr make_message(const json::value& message, std::string key) {
     auto body = std::make_shared<MessageBody>();
     body->data_json = json::serialize(message);
     if (const json::string* text = message.if_string())
         body->text.assign(text->data(), text->size());
     else
         body->text = body->data_json;
+    body->data_prefix = data_prefix_of(key);
+    body->key = std::move(key);
     return body;
+}
+
+std::string data_prefix_of(std::string_view key) {
+    std::string prefix;
+    if (!key.empty()) {
+        prefix = R"("key":)";
+        prefix += json::serialize(json::string(key));
+        prefix += ',';
+    }
+    prefix += R"("data":)";
+    return prefix;
 }
 
 EnvelopeHead::EnvelopeHead(std::uint64_t seq, std::int64_t time_ms) {
@@ -28,7 +42,7 @@ EnvelopeHead::EnvelopeHead(std::uint64_t seq, std::int64_t time_ms) {
     out = std::to_chars(out, end, seq).ptr;
     append(R"(,"time":)");
     out = std::to_chars(out, end, time_ms).ptr;
-    append(R"(,"data":)");
+    append(",");
     size_ = static_cast<std::uint8_t>(out - bytes_.data());
 }
 

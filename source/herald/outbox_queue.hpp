@@ -37,7 +37,10 @@ class OutboxQueue {
     ~OutboxQueue() { clear(); }
 
     std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
     T& front() { return slot(head_); }
+    T& back() { return slot(head_ + size_ - 1); }
+    T& operator[](std::size_t index) { return slot(head_ + index); }
 
     void push_back(T value) {
         if (size_ == capacity_) grow();
@@ -48,6 +51,14 @@ class OutboxQueue {
     void pop_front() {
         std::destroy_at(&slot(head_));
         head_ = (head_ + 1) % capacity_;
+        if (--size_ == 0) release();
+    }
+
+    // Takes out the item at `index`, keeping the order of the others (the later ones move up).
+    void erase(std::size_t index) {
+        for (std::size_t i = index; i + 1 < size_; ++i)
+            slot(head_ + i) = std::move(slot(head_ + i + 1));
+        std::destroy_at(&slot(head_ + size_ - 1));
         if (--size_ == 0) release();
     }
 

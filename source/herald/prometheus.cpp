@@ -326,7 +326,8 @@ std::string render_prometheus(const Metrics& metrics, const ExpositionContext& c
                    "Publishes refused (503) because Redis failed them.",
                    metrics.redis_publish_errors.read());
         out.single("herald_redis_reconnects_total", "counter",
-                   "Times the command link to Redis came back after a loss.", metrics.redis_reconnects.read());
+                   "Times the command link to Redis came back after a loss.",
+                   metrics.redis_reconnects.read());
         out.single("herald_redis_probes_missed_total", "counter",
                    "Subscriber links that stopped delivering (a missed probe) and were restarted.",
                    metrics.redis_probes_missed.read());

@@ -88,6 +88,15 @@ std::optional<std::string_view> uid_error(std::string_view uid) {
     return std::nullopt;
 }
 
+std::optional<std::string_view> key_error(std::string_view key) {
+    if (key.empty()) return "key is empty";
+    if (key.size() > max_key_size) return "key is longer than 128 bytes";
+    for (unsigned char c : key)
+        if (c < 0x20 || c == 0x7f) return "key has control characters";
+    if (!is_valid_utf8(key)) return "key is not valid UTF-8";
+    return std::nullopt;
+}
+
 boost::system::result<Login, LoginError> parse_login(std::string_view frame) {
     boost::system::error_code error;
     json::value value = json::parse(frame, error);
@@ -160,7 +169,7 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
     auto params = url->encoded_params();
     // One pass over the encoded parameters; the first of each name counts. Only the two values
     // wanted are decoded, once each, straight into the strings that keep them.
-    std::optional<boost::urls::pct_string_view> uid, message;
+    std::optional<boost::urls::pct_string_view> uid, message, key;
     for (auto param : params) {
         if (!uid && key_is(param.key, "uid")) {
             if (!param.has_value) return std::string("uid is missing");
@@ -168,6 +177,9 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
         } else if (!message && key_is(param.key, "message")) {
             if (!param.has_value) return std::string("message is missing");
             message = param.value;
+        } else if (!key && key_is(param.key, "key")) {
+            if (!param.has_value) return std::string("key is empty");
+            key = param.value;
         }
     }
     if (!uid) return std::string("uid is missing");
@@ -179,6 +191,10 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
     auto text = decode_query_value<json::string>(*message);
     if (!is_valid_utf8(text)) return std::string("message is not valid UTF-8");
     request.message = std::move(text);
+    if (key) {
+        request.key = decode_query_value<std::string>(*key);
+        if (auto problem = key_error(request.key)) return std::string(*problem);
+    }
     return request;
 }
 
@@ -235,6 +251,11 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
     json::value* message = object->if_contains("message");
     if (message == nullptr) return std::string("message is missing");
     request.message = std::move(*message);
+    if (const json::value* key = object->if_contains("key")) {
+        if (!key->is_string()) return std::string("key must be a string");
+        request.key.assign(key->as_string());
+        if (auto problem = key_error(request.key)) return std::string(*problem);
+    }
     return request;
 }
 

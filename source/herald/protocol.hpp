@@ -42,12 +42,18 @@ boost::system::result<Login, LoginError> parse_login(std::string_view frame);
 const CloseReason* uid_refusal(std::string_view uid);
 std::optional<std::string_view> uid_error(std::string_view uid);
 
+inline constexpr std::size_t max_key_size = 128;
+
+// Why `key` cannot be a collapse key (the rules of a uid), or nothing.
+std::optional<std::string_view> key_error(std::string_view key);
+
 // A publish: the message for each listed user. Duplicate uids are dropped, so each user
 // receives the message once.
 struct SendRequest {
     std::vector<std::string> uids;
     bool listed = false;         // given as a "uids" list, which is answered with each uid's seq
     boost::json::value message;  // a string is delivered as is, anything else as its JSON text
+    std::string key;             // the collapse key (MessageBody::key); empty: none
 };
 
 // GET /send?uid=U&message=M, from the request target (percent-decoding, '+' as space).

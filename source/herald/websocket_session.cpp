@@ -357,10 +357,10 @@ awaitable<error_code> WebSocketSession<Transport>::write(Outgoing outgoing, Prot
         std::tie(error, std::ignore) =
             co_await ws_.async_write(asio::buffer(message.body->text), use_nothrow);
     } else {
-        // One frame from three pieces: the user's envelope around the shared body.
-        std::array<asio::const_buffer, 3> envelope{asio::buffer(message.envelope_head.view()),
-                                                   asio::buffer(message.body->data_json),
-                                                   asio::buffer(envelope_tail)};
+        // One frame from four pieces: the user's envelope around the shared body.
+        auto parts = message.json_parts();
+        std::array<asio::const_buffer, 4> envelope{asio::buffer(parts[0]), asio::buffer(parts[1]),
+                                                   asio::buffer(parts[2]), asio::buffer(parts[3])};
         std::tie(error, std::ignore) = co_await ws_.async_write(envelope, use_nothrow);
     }
     if (!error) sample_delivery_lag(message);

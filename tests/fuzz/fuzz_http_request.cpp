@@ -9,9 +9,13 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/json/parse.hpp>
 
+#include "herald/admission.hpp"
 #include "herald/config.hpp"
 #include "herald/http_api.hpp"
 #include "herald/hub.hpp"
+#include "herald/keep_alive.hpp"
+#include "herald/local_engine.hpp"
+#include "herald/metrics.hpp"
 
 namespace {
 
@@ -19,8 +23,11 @@ struct Server {
     herald::Config config;
     herald::Access access = *herald::Access::create(config);
     boost::asio::io_context io_context;
-    herald::Hub hub{io_context.get_executor(), {}};
-    herald::Context context{config, access, hub, herald::Clock::now()};
+    herald::Metrics metrics;
+    herald::Admission admission{io_context.get_executor(), herald::admission_limits(config)};
+    herald::Hub hub{io_context.get_executor(), herald::keep_alive_settings(config), metrics};
+    herald::LocalEngine engine{hub, config, metrics};
+    herald::Context context{config, access, admission, hub, engine, metrics, herald::Clock::now()};
 };
 
 // One for the whole run: the hub's state carries over from input to input, as in a server.

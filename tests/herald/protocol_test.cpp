@@ -190,8 +190,9 @@ BOOST_AUTO_TEST_CASE(a_string_message_is_delivered_as_is_and_anything_else_as_js
 BOOST_AUTO_TEST_CASE(a_delivery_wraps_the_shared_body_in_its_users_envelope) {
     auto body = make_message(json::parse(R"({"progress":30})"));
     auto delivery = make_delivery(body, 17, 1'732'540'000'123);
-    std::string envelope =
-        std::string(delivery->envelope_head.view()) + body->data_json + std::string(envelope_tail);
+    std::string envelope;
+    for (std::string_view part : delivery->json_parts())
+        envelope += part;
     BOOST_TEST(
         json::parse(envelope) ==
         json::parse(R"({"type":"message","seq":17,"time":1732540000123,"data":{"progress":30}})"));
@@ -204,10 +205,25 @@ BOOST_AUTO_TEST_CASE(the_envelope_holds_the_widest_seq_and_time) {
     auto body = make_message(json::parse("1"));
     auto delivery = make_delivery(body, std::numeric_limits<std::uint64_t>::max(),
                                   std::numeric_limits<std::int64_t>::min());
-    std::string envelope = std::string(delivery->envelope_head.view()) + "1}";
+    std::string envelope;
+    for (std::string_view part : delivery->json_parts())
+        envelope += part;
     json::value parsed = json::parse(envelope);
     BOOST_TEST(parsed.at("seq").as_uint64() == std::numeric_limits<std::uint64_t>::max());
     BOOST_TEST(parsed.at("time").as_int64() == std::numeric_limits<std::int64_t>::min());
+}
+
+BOOST_AUTO_TEST_CASE(a_keyed_message_says_its_key_in_the_envelope) {
+    auto body = make_message(json::parse(R"({"progress":30})"), "job \"7\"");
+    auto delivery = make_delivery(body, 3, 1'732'540'000'123);
+    std::string envelope;
+    for (std::string_view part : delivery->json_parts())
+        envelope += part;
+    BOOST_TEST(json::parse(envelope) == json::parse(R"({"type":"message","seq":3,)"
+                                                    R"("time":1732540000123,"key":"job \"7\"",)"
+                                                    R"("data":{"progress":30}})"));
+    BOOST_TEST(delivery->size(Protocol::json) == envelope.size());
+    BOOST_TEST(body->key == "job \"7\"");
 }
 
 BOOST_AUTO_TEST_CASE(welcome_names_the_uid_and_the_stream_position) {

@@ -16,6 +16,7 @@ struct UserKeys {
     std::string meta;      // herald:{u:<uid>}:m   hash: epoch, seq, run
     std::string stream;    // herald:{u:<uid>}:l   stream: one entry per kept message
     std::string presence;  // herald:{u:<uid>}:p   hash: node -> "count:expiry_ms"
+    std::string latest;    // herald:{u:<uid>}:k   hash: collapse key -> seq of its kept message
     std::string channel;   // herald:{u:<uid>}:c   pub/sub: every message, live
 };
 

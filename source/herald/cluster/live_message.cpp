@@ -58,7 +58,8 @@ char body_kind(const MessageBody& body) {
 }
 
 boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view kind,
-                                                               std::string_view data_json) {
+                                                               std::string_view data_json,
+                                                               std::string_view key) {
     if (kind != "s" && kind != "j") return Refusal{"unknown body kind"};
     // Parsed with the same limits as the HTTP API's (Boost.JSON's defaults), so that whatever
     // a node accepted for publishing, every node can read back. A small buffer on the stack
@@ -75,12 +76,16 @@ boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view 
     bool string_kind = kind == "s";
     if (string_kind != (text != nullptr) || string_kind != (data_json.front() == '"'))
         return Refusal{"body kind does not match its JSON"};
+    for (unsigned char c : key)
+        if (c < 0x20 || c == 0x7f) return Refusal{"bad key"};
     auto body = std::make_shared<MessageBody>();
-    body->data_json.assign(data_json);
+    body->data_json.assign(data_json);  // as it was written: never serialized again
     if (text)
         body->text.assign(text->data(), text->size());
     else
         body->text = body->data_json;
+    body->key.assign(key);
+    body->data_prefix = data_prefix_of(key);
     return MessageBodyPtr(std::move(body));
 }
 
@@ -94,6 +99,7 @@ std::string encode_live_message(const LiveMessage& message) {
     payload.append(std::to_string(message.time_ms)).push_back('\n');
     payload.push_back(body_kind(*message.body));
     payload.push_back('\n');
+    payload.append(message.body->key).push_back('\n');
     payload.append(message.body->data_json);
     return payload;
 }
@@ -105,18 +111,18 @@ boost::system::result<LiveMessage, std::string> decode_live_message(std::string_
     if (!uid) return Refusal{"not a user's channel"};
     message.uid = std::move(*uid);
 
-    std::string_view rest = payload, version, epoch, seq, time, kind;
+    std::string_view rest = payload, version, epoch, seq, time, kind, key;
     if (!next_line(rest, version) || version != live_message_version)
         return Refusal{"unknown payload version"};
     if (!next_line(rest, epoch) || !next_line(rest, seq) || !next_line(rest, time) ||
-        !next_line(rest, kind))
+        !next_line(rest, kind) || !next_line(rest, key))
         return Refusal{"payload header is cut short"};
     if (epoch.empty() || epoch.size() > max_epoch_size || !printable_word(epoch))
         return Refusal{"bad epoch"};
     message.epoch.assign(epoch);
     if (!parse_integer(seq, message.seq) || message.seq == 0) return Refusal{"bad seq"};
     if (!parse_integer(time, message.time_ms)) return Refusal{"bad time"};
-    auto body = decode_body(kind, rest);
+    auto body = decode_body(kind, rest, key);
     if (!body) return {boost::system::in_place_error, body.error()};
     message.body = std::move(*body);
     return message;

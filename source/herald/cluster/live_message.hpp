@@ -23,13 +23,14 @@ struct LiveMessage {
 
 // The payload, as the publish script writes it (and encode_live_message, its twin for tests):
 //
-//     herald1\n<epoch>\n<seq>\n<time_ms>\n<kind>\n<data_json>
+//     herald2\n<epoch>\n<seq>\n<time_ms>\n<kind>\n<key>\n<data_json>
 //
 // a version line, then the stream position, then the body: its kind ('s' for a JSON string,
-// 'j' for any other JSON value) and its JSON text, to the end. Decimal integers; the epoch is
+// 'j' for any other JSON value), its collapse key (empty: none; a key holds no control
+// character), and its JSON text, to the end. Decimal integers; the epoch is
 // printable ASCII without spaces. Lines, not JSON: the header is read without parsing the
 // body, and the body is not escaped a second time.
-inline constexpr std::string_view live_message_version = "herald1";
+inline constexpr std::string_view live_message_version = "herald2";
 
 // The body's kind as stored: a string is delivered as its text, anything else as its JSON
 // (make_message's rule), and serialized JSON starts with '"' exactly when it is a string.
@@ -39,7 +40,8 @@ char body_kind(const MessageBody& body);
 // JSON string decoded; for 'j', the JSON itself. Refused (with why, never with the body): an
 // unknown kind, JSON that does not parse, or a kind that does not match the JSON.
 boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view kind,
-                                                               std::string_view data_json);
+                                                               std::string_view data_json,
+                                                               std::string_view key = {});
 
 std::string encode_live_message(const LiveMessage& message);
 

@@ -381,21 +381,20 @@ void RedisEngine::begin_stream(const std::string& uid, Followed& user, const std
 }
 
 // What a read from the stream found: the messages after the node's last, delivered in order,
-// then the live ones that waited for it.
+// then the live ones that waited for it. Seqs may skip the messages collapsed by a newer one with
+// their key; `recovered` says whether anything else is missing (evicted before it was read, or
+// never kept: history off).
 void RedisEngine::apply(const std::string& uid, Followed& user, const StreamRead& read) {
-    if (read.position.epoch != user.epoch) begin_stream(uid, user, read.position.epoch);
-    bool lost = false;
-    for (const StoredMessage& message : read.messages) {
-        if (message.seq <= user.last_seq) continue;
-        if (message.seq != user.last_seq + 1) lost = true;  // trimmed before it could be read
-        deliver(uid, user, message);
+    bool complete = read.position.recovered.value_or(false);
+    if (read.position.epoch != user.epoch) {
+        begin_stream(uid, user, read.position.epoch);  // the JSON-protocol connections are told
+        complete = true;
     }
-    if (read.position.seq > user.last_seq) {  // not kept at all (history off, or evicted)
-        lost = true;
-        user.last_seq = read.position.seq;
-    }
+    for (const StoredMessage& message : read.messages)
+        if (message.seq > user.last_seq) deliver(uid, user, message);
+    if (read.position.seq > user.last_seq) user.last_seq = read.position.seq;
     // JSON-protocol connections cannot get what is lost: they resume and learn it.
-    if (lost) hub_.reset_stream(uid);
+    if (!complete) hub_.reset_stream(uid);
     drain(uid, user);
 }
 

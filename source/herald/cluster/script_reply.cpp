@@ -43,14 +43,15 @@ bool seq_of_id(std::string_view id, std::uint64_t& seq) {
     return parse_decimal(id, seq) && seq > 0;
 }
 
-// One entry as XRANGE gives it: {id, {t, <ms>, k, <kind>, d, <data_json>}} (any order).
+// One entry as XRANGE gives it: {id, {t, <ms>, k, <kind>, d, <data_json>[, K, <key>]}} (any
+// order).
 boost::system::result<StoredMessage> stored_message(const Reply& entry) {
     if (!is_array(entry, 2) || entry.elements[0].type != Reply::Type::string) return bad_reply;
     const Reply& fields = entry.elements[1];
     if (fields.type != Reply::Type::array || fields.elements.size() % 2 != 0) return bad_reply;
     StoredMessage message;
     if (!seq_of_id(entry.elements[0].text, message.seq)) return bad_reply;
-    const std::string *time = nullptr, *kind = nullptr, *data = nullptr;
+    const std::string *time = nullptr, *kind = nullptr, *data = nullptr, *key = nullptr;
     for (std::size_t i = 0; i < fields.elements.size(); i += 2) {
         const Reply& name = fields.elements[i];
         const Reply& value = fields.elements[i + 1];
@@ -61,9 +62,11 @@ boost::system::result<StoredMessage> stored_message(const Reply& entry) {
             kind = &value.text;
         else if (name.text == "d")
             data = &value.text;
+        else if (name.text == "K")
+            key = &value.text;
     }
     if (!time || !kind || !data || !parse_decimal(*time, message.time_ms)) return bad_reply;
-    auto body = decode_body(*kind, *data);
+    auto body = decode_body(*kind, *data, key ? std::string_view(*key) : std::string_view());
     if (!body) return bad_reply;
     message.body = std::move(*body);
     return message;
@@ -91,17 +94,18 @@ boost::system::result<StreamRead> stream_read(const Reply& reply,
     if (reply.is_error()) return make_error_code(StoreError::redis_refused);
     if (!is_array(reply, 4)) return bad_reply;
     StreamRead read;
-    std::uint64_t first_kept = 0;
+    std::uint64_t evicted = 0;
     const Reply& entries = reply.elements[3];
     if (!epoch_of(reply.elements[0], read.position.epoch) ||
         !unsigned_of(reply.elements[1], read.position.seq) ||
-        !unsigned_of(reply.elements[2], first_kept) || first_kept > read.position.seq ||
+        !unsigned_of(reply.elements[2], evicted) || evicted > read.position.seq ||
         entries.type != Reply::Type::array)
         return bad_reply;
     read.messages.reserve(entries.elements.size());
-    // In order, after what was kept first, and none beyond the stream's last seq: a reply that
-    // breaks this would hand a client messages twice or out of order.
-    std::uint64_t previous = first_kept == 0 ? 0 : first_kept - 1;
+    // In order, after what was evicted, and none beyond the stream's last seq: a reply that
+    // breaks this would hand a client messages twice or out of order. Seqs may skip: a message
+    // collapsed by a newer one with its key is not kept.
+    std::uint64_t previous = evicted;
     for (const Reply& entry : entries.elements) {
         auto message = stored_message(entry);
         if (!message) return message.error();
@@ -109,10 +113,9 @@ boost::system::result<StreamRead> stream_read(const Reply& reply,
         previous = message->seq;
         read.messages.push_back(std::move(*message));
     }
-    if (since) {
-        std::uint64_t first = first_kept == 0 ? read.position.seq + 1 : first_kept;
-        read.position.recovered = recovered(*since, read.position.epoch, read.position.seq, first);
-    }
+    if (since)
+        read.position.recovered =
+            recovered(*since, read.position.epoch, read.position.seq, evicted);
     return read;
 }
 
@@ -130,11 +133,9 @@ boost::system::result<void> done_reply(const Reply& reply) {
 }
 
 bool recovered(const Since& since, std::string_view epoch, std::uint64_t last_seq,
-               std::uint64_t first_kept) {
+               std::uint64_t evicted) {
     bool same_stream = !since.epoch || *since.epoch == epoch;
-    // since.seq + 1 would wrap for the largest seq a client can send; such a seq is beyond
-    // any stream anyway.
-    return same_stream && since.seq <= last_seq && since.seq + 1 >= first_kept;
+    return same_stream && since.seq <= last_seq && since.seq >= evicted;
 }
 
 std::optional<std::string> run_id_of(std::string_view info) {

@@ -20,8 +20,8 @@ namespace herald::cluster {
 // publish: {epoch, seq, delivered, duplicate}.
 boost::system::result<PublishOutcome> publish_outcome(const redis::Reply& reply);
 
-// read: {epoch, seq, first kept seq (0: none), entries}, for a read with `since` (then
-// position.recovered is set) or without.
+// read: {epoch, seq, the last seq evicted (by count or age), entries}, for a read with `since`
+// (then position.recovered is set) or without.
 boost::system::result<StreamRead> stream_read(const redis::Reply& reply,
                                               const std::optional<Since>& since);
 
@@ -33,10 +33,10 @@ boost::system::result<void> done_reply(const redis::Reply& reply);
 
 // History::replay's rule: whether the messages after `since` that the stream still keeps are
 // all that was missed. The same stream (the same epoch, or none given), a seq it has reached,
-// and nothing missing between since.seq and the first kept message (none kept: first_kept is
-// last_seq + 1, so only since.seq == last_seq qualifies).
+// and nothing evicted after since.seq: a message collapsed by a newer one with its key was not
+// missed, the newer one replaces it.
 bool recovered(const Since& since, std::string_view epoch, std::uint64_t last_seq,
-               std::uint64_t first_kept);
+               std::uint64_t evicted);
 
 // The run_id line of INFO server's text: what changes with every start of a Redis server.
 std::optional<std::string> run_id_of(std::string_view info);

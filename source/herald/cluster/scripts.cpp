@@ -74,14 +74,21 @@ end
 -- missing or was written under another run of Redis, whose data may have been lost since: a
 -- restart without persistence, a failover to a replica that lagged behind. Under one epoch a
 -- seq is never given twice. The stream of an older epoch goes: its ids would not grow.
-local function stream_state(meta, stream, run, candidate)
+local function stream_state(meta, stream, latest, run, candidate)
   local state = redis.call('HMGET', meta, 'epoch', 'seq', 'run')
   if state[1] and state[3] == run then
     return state[1], tonumber(state[2]) or 0
   end
-  redis.call('DEL', stream)
-  redis.call('HSET', meta, 'epoch', candidate, 'seq', '0', 'run', run)
+  redis.call('DEL', stream, latest)
+  redis.call('HSET', meta, 'epoch', candidate, 'seq', '0', 'run', run, 'e', '0')
   return candidate, 0
+end
+
+-- The meta's `e`: the last seq taken out of the stream by its count or its age (not by a
+-- newer message with its key). Whatever is after it was either kept or collapsed: a resume
+-- from there misses nothing that mattered.
+local function note_evicted(meta, id)
+  redis.call('HSET', meta, 'e', string.match(id, '^(%d+)'))
 end
 
 local function field(values, name)
@@ -94,9 +101,9 @@ local function field(values, name)
 end
 
 -- Deletes the entries older than cutoff from the head of the stream (entries are in time
--- order) and returns the id of the first one kept, nil when none is. Usually one look at one
--- entry; at most the whole stream, which MAXLEN bounds.
-local function trim_old(stream, cutoff)
+-- order), noting the last as evicted, and returns the id of the first one kept, nil when none
+-- is. Usually one look at one entry; at most the whole stream, which MAXLEN bounds.
+local function trim_old(meta, stream, cutoff)
   local count = 1
   while true do
     local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', count)
@@ -107,22 +114,24 @@ local function trim_old(stream, cutoff)
       if (tonumber(field(head[i][2], 't')) or 0) >= cutoff then
         if i > 1 then
           redis.call('XTRIM', stream, 'MINID', head[i][1])
+          note_evicted(meta, head[i - 1][1])
         end
         return head[i][1]
       end
     end
     local ms, sequence = string.match(head[#head][1], '^(%d+)%-(%d+)$')
     redis.call('XTRIM', stream, 'MINID', ms .. '-' .. int(tonumber(sequence) + 1))
+    note_evicted(meta, head[#head][1])
     count = 16
   end
 end
 )lua";
 
 constexpr std::string_view publish_body = R"lua(
-local meta, stream, presence, seen_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local meta, stream, presence, latest, seen_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local run, candidate = ARGV[1], ARGV[2]
 local size, ttl, seen_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local kind, data, channel = ARGV[6], ARGV[7], ARGV[8]
+local kind, data, channel, key = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 
 -- A retry of a publish already made: its outcome again, and nothing published.
 if seen_key then
@@ -136,21 +145,42 @@ if seen_key then
 end
 
 local now = now_ms()
-local epoch, seq = stream_state(meta, stream, run, candidate)
+local epoch, seq = stream_state(meta, stream, latest, run, candidate)
 seq = redis.call('HINCRBY', meta, 'seq', 1)
 local seq_text, now_text = int(seq), int(now)
 if size > 0 then
-  -- An exact MAXLEN: the count kept is what a resume may rely on.
-  redis.call('XADD', stream, 'MAXLEN', int(size), seq_text .. '-0',
-             't', now_text, 'k', kind, 'd', data)
-  trim_old(stream, now - ttl)
+  -- Latest wins: the kept message with the same key is obsolete.
+  if key ~= '' then
+    local older = redis.call('HGET', latest, key)
+    if older then
+      redis.call('XDEL', stream, older .. '-0')
+    end
+    redis.call('HSET', latest, key, seq_text)
+    redis.call('PEXPIRE', latest, int(ttl))
+  end
+  -- An exact MAXLEN: the count kept is what a resume may rely on. The entry it pushes out is
+  -- noted as evicted.
+  if redis.call('XLEN', stream) >= size then
+    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    note_evicted(meta, oldest[1][1])
+  end
+  if key ~= '' then
+    redis.call('XADD', stream, 'MAXLEN', int(size), seq_text .. '-0',
+               't', now_text, 'k', kind, 'd', data, 'K', key)
+  else
+    redis.call('XADD', stream, 'MAXLEN', int(size), seq_text .. '-0',
+               't', now_text, 'k', kind, 'd', data)
+  end
+  trim_old(meta, stream, now - ttl)
   redis.call('PEXPIRE', stream, int(ttl))
+else
+  redis.call('HSET', meta, 'e', seq_text)  -- nothing is kept
 end
 -- At least as long as the stream: a stream without its meta would go with a new epoch.
 keep_alive(meta, ttl)
 local delivered = live_presence(presence, now)
 redis.call('PUBLISH', channel, payload_version .. '\n' .. epoch .. '\n' .. seq_text .. '\n' ..
-           now_text .. '\n' .. kind .. '\n' .. data)
+           now_text .. '\n' .. kind .. '\n' .. key .. '\n' .. data)
 if seen_key then
   redis.call('SET', seen_key, epoch .. ':' .. seq_text .. ':' .. int(delivered), 'PX', seen_ttl)
 end
@@ -158,7 +188,7 @@ return {epoch, seq, delivered, 0}
 )lua";
 
 constexpr std::string_view read_body = R"lua(
-local meta, stream, presence = KEYS[1], KEYS[2], KEYS[3]
+local meta, stream, presence, latest = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local run, candidate = ARGV[1], ARGV[2]
 local size, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local mode, since_epoch, since_seq = ARGV[5], ARGV[6], ARGV[7]
@@ -166,18 +196,23 @@ local delta, node, presence_ttl = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
 
 local now = now_ms()
 -- Made if missing: a read never answers with an epoch that the next publish would replace.
-local epoch, seq = stream_state(meta, stream, run, candidate)
+local epoch, seq = stream_state(meta, stream, latest, run, candidate)
 keep_alive(meta, ttl)
 if delta ~= 0 then
   local count = live_count(redis.call('HGET', presence, node), now) + delta
   set_count(presence, node, math.max(count, 0), now, presence_ttl)
 end
-if mode == '0' or size == 0 then
-  return {epoch, seq, 0, {}}
+local first = nil
+if size > 0 then
+  first = trim_old(meta, stream, now - ttl)
 end
-local first = trim_old(stream, now - ttl)
+-- A stream that is gone while its meta stays (it expired whole) lost all it had.
+local evicted = tonumber(redis.call('HGET', meta, 'e')) or 0
 if not first then
-  return {epoch, seq, 0, {}}
+  evicted = seq
+end
+if mode == '0' or not first then
+  return {epoch, seq, evicted, {}}
 end
 local after = since_seq
 if mode == '2' and since_epoch ~= epoch then
@@ -189,7 +224,7 @@ local entries = {}
 if tonumber(after) < seq then
   entries = redis.call('XRANGE', stream, '(' .. after .. '-0', '+', 'COUNT', int(size))
 end
-return {epoch, seq, tonumber(string.match(first, '^(%d+)')), entries}
+return {epoch, seq, evicted, entries}
 )lua";
 
 constexpr std::string_view set_presence_body = R"lua(

@@ -180,14 +180,15 @@ awaitable<boost::system::result<std::vector<PublishOutcome>>> StreamStore::publi
         User& user = users.emplace_back();
         user.keys = user_keys(uid);
         user.candidate = new_epoch();
-        Call call{idempotency_key ? "4" : "3", user.keys.meta, user.keys.stream,
-                  user.keys.presence};
+        Call call{idempotency_key ? "5" : "4", user.keys.meta, user.keys.stream, user.keys.presence,
+                  user.keys.latest};
         if (idempotency_key) {
             user.seen = cluster::idempotency_key(uid, *idempotency_key);
             call.push_back(user.seen);
         }
-        call.insert(call.end(), {*run, user.candidate, history_size_, history_ttl_,
-                                 idempotency_ttl_, kind, body->data_json, user.keys.channel});
+        call.insert(call.end(),
+                    {*run, user.candidate, history_size_, history_ttl_, idempotency_ttl_, kind,
+                     body->data_json, user.keys.channel, body->key});
         calls.push_back(std::move(call));
     }
     auto replies = co_await evaluate(ScriptId::publish, std::move(calls));
@@ -215,9 +216,9 @@ awaitable<boost::system::result<StreamRead>> StreamStore::read(std::string uid,
     std::string since_seq = std::to_string(since ? since->seq : 0);
     std::string delta = std::to_string(presence_delta);
     std::vector<Call> calls;
-    calls.push_back(Call{"3", keys.meta, keys.stream, keys.presence, *run, candidate, history_size_,
-                         history_ttl_, mode, since_epoch, since_seq, delta, settings_.node_id,
-                         presence_ttl_});
+    calls.push_back(Call{"4", keys.meta, keys.stream, keys.presence, keys.latest, *run, candidate,
+                         history_size_, history_ttl_, mode, since_epoch, since_seq, delta,
+                         settings_.node_id, presence_ttl_});
     auto replies = co_await evaluate(ScriptId::read, std::move(calls));
     if (!replies) co_return replies.error();
     const Reply& reply = replies->front();
@@ -245,9 +246,9 @@ awaitable<boost::system::result<std::vector<StreamRead>>> StreamStore::read_afte
     for (const auto& [uid, after] : users) {
         User& user =
             prepared.emplace_back(User{user_keys(uid), new_epoch(), std::to_string(after)});
-        calls.push_back(Call{"3", user.keys.meta, user.keys.stream, user.keys.presence, *run,
-                             user.candidate, history_size_, history_ttl_, "1", "", user.after, "0",
-                             settings_.node_id, presence_ttl_});
+        calls.push_back(Call{"4", user.keys.meta, user.keys.stream, user.keys.presence,
+                             user.keys.latest, *run, user.candidate, history_size_, history_ttl_,
+                             "1", "", user.after, "0", settings_.node_id, presence_ttl_});
     }
     auto replies = co_await evaluate(ScriptId::read, std::move(calls));
     if (!replies) co_return replies.error();

@@ -18,10 +18,10 @@ LiveMessage message_of(std::string uid, std::string_view json) {
 
 // The payload's text, built by hand as the publish script writes it.
 std::string payload(std::string_view epoch, std::string_view seq, std::string_view time,
-                    std::string_view kind, std::string_view data) {
-    std::string text = "herald1\n";
+                    std::string_view kind, std::string_view data, std::string_view key = {}) {
+    std::string text = "herald2\n";
     text.append(epoch).append("\n").append(seq).append("\n").append(time).append("\n");
-    text.append(kind).append("\n").append(data);
+    text.append(kind).append("\n").append(key).append("\n").append(data);
     return text;
 }
 
@@ -85,10 +85,11 @@ BOOST_AUTO_TEST_CASE(malformed_payloads_are_refused_with_a_reason_and_never_the_
     const std::string secret = R"("secret body")";
     const std::pair<std::string, std::string> cases[] = {
         {"", "unknown payload version"},
-        {"herald1", "unknown payload version"},
-        {payload("e", "1", "0", "s", secret).replace(0, 7, "herald2"), "unknown payload version"},
-        {"herald1\ne\n1\n0\ns", "payload header is cut short"},
-        {"herald1\ne\n1\n0", "payload header is cut short"},
+        {"herald2", "unknown payload version"},
+        {payload("e", "1", "0", "s", secret).replace(0, 7, "herald1"), "unknown payload version"},
+        {"herald2\ne\n1\n0\ns\n", "payload header is cut short"},
+        {"herald2\ne\n1\n0", "payload header is cut short"},
+        {payload("e", "1", "0", "s", secret, "bad\tkey"), "bad key"},
         {payload("", "1", "0", "s", secret), "bad epoch"},
         {payload("a b", "1", "0", "s", secret), "bad epoch"},
         {payload("e\x7f", "1", "0", "s", secret), "bad epoch"},
@@ -119,6 +120,14 @@ BOOST_AUTO_TEST_CASE(malformed_payloads_are_refused_with_a_reason_and_never_the_
         BOOST_TEST(decoded.error() == reason, text);
         BOOST_TEST(decoded.error().find("secret") == std::string::npos);
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_keyed_message_round_trips_with_its_key) {
+    LiveMessage sent{"u1", "e", 3, 0, make_message(boost::json::parse(R"({"p":50})"), "job 7")};
+    auto received = decode_live_message(channel_of("u1"), encode_live_message(sent));
+    BOOST_REQUIRE_MESSAGE(received.has_value(), received.error());
+    BOOST_TEST(received->body->key == "job 7");
+    BOOST_TEST(received->body->data_prefix == sent.body->data_prefix);
 }
 
 BOOST_AUTO_TEST_CASE(a_payload_on_a_channel_that_is_no_users_is_refused) {

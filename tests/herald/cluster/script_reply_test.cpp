@@ -27,9 +27,9 @@ Reply entry(std::string id, std::string time, std::string kind, std::string data
 }
 
 // {epoch, seq, first kept, entries}, as the read script returns it.
-Reply read_reply(std::int64_t seq, std::int64_t first_kept, std::vector<Reply> entries) {
+Reply read_reply(std::int64_t seq, std::int64_t evicted, std::vector<Reply> entries) {
     return Reply::array(
-        {text("e1"), number(seq), number(first_kept), Reply::array(std::move(entries))});
+        {text("e1"), number(seq), number(evicted), Reply::array(std::move(entries))});
 }
 
 const error_code bad_reply = make_error_code(StoreError::bad_reply);
@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(publish_replies_of_the_wrong_shape_are_bad_replies) {
 }
 
 BOOST_AUTO_TEST_CASE(a_read_reply_gives_the_position_and_the_messages_in_order) {
-    auto read = stream_read(read_reply(5, 4,
+    auto read = stream_read(read_reply(5, 3,
                                        {entry("4-0", "1700000000001", "s", R"("four")"),
                                         entry("5-0", "1700000000002", "j", R"({"n":5})")}),
                             Since{"e1", 3});
@@ -107,24 +107,26 @@ BOOST_AUTO_TEST_CASE(a_read_without_since_says_nothing_of_recovery) {
 }
 
 BOOST_AUTO_TEST_CASE(recovery_follows_the_single_nodes_rule) {
-    // Kept 4 and 5 of 5.
-    BOOST_TEST(recovered(Since{"e1", 3}, "e1", 5, 4));
-    BOOST_TEST(recovered(Since{"e1", 5}, "e1", 5, 4));
-    BOOST_TEST(!recovered(Since{"e1", 2}, "e1", 5, 4));  // 3 was evicted
-    BOOST_TEST(!recovered(Since{"e1", 6}, "e1", 5, 4));  // beyond the stream
-    BOOST_TEST(!recovered(Since{"e0", 3}, "e1", 5, 4));  // another epoch
-    BOOST_TEST(recovered(Since{std::nullopt, 3}, "e1", 5, 4));
-    BOOST_TEST(!recovered(Since{std::nullopt, 0}, "e1", 5, 4));
+    // Kept 4 and 5 of 5: 3 was evicted.
+    BOOST_TEST(recovered(Since{"e1", 3}, "e1", 5, 3));
+    BOOST_TEST(recovered(Since{"e1", 5}, "e1", 5, 3));
+    BOOST_TEST(!recovered(Since{"e1", 2}, "e1", 5, 3));  // 3 was evicted
+    BOOST_TEST(!recovered(Since{"e1", 6}, "e1", 5, 3));  // beyond the stream
+    BOOST_TEST(!recovered(Since{"e0", 3}, "e1", 5, 3));  // another epoch
+    BOOST_TEST(recovered(Since{std::nullopt, 3}, "e1", 5, 3));
+    BOOST_TEST(!recovered(Since{std::nullopt, 0}, "e1", 5, 3));
     // Nothing kept: only a client that has everything has missed nothing.
-    BOOST_TEST(recovered(Since{"e1", 5}, "e1", 5, 6));
-    BOOST_TEST(!recovered(Since{"e1", 4}, "e1", 5, 6));
-    BOOST_TEST(recovered(Since{std::nullopt, 0}, "e1", 0, 1));  // a new stream
-    BOOST_TEST(!recovered(Since{"e1", 18446744073709551615u}, "e1", 5, 4));
-    // And through the reply: first kept 0 means none kept.
-    auto read = stream_read(read_reply(5, 0, {}), Since{"e1", 5});
+    // A hole that a newer message with the same key left is no loss.
+    BOOST_TEST(recovered(Since{"e1", 1}, "e1", 5, 1));
+    BOOST_TEST(recovered(Since{"e1", 5}, "e1", 5, 5));
+    BOOST_TEST(!recovered(Since{"e1", 4}, "e1", 5, 5));
+    BOOST_TEST(recovered(Since{std::nullopt, 0}, "e1", 0, 0));  // a new stream
+    BOOST_TEST(!recovered(Since{"e1", 18446744073709551615u}, "e1", 5, 3));
+    // And through the reply: everything evicted.
+    auto read = stream_read(read_reply(5, 5, {}), Since{"e1", 5});
     BOOST_REQUIRE(read.has_value());
     BOOST_TEST((read->position.recovered == std::optional<bool>(true)));
-    read = stream_read(read_reply(5, 0, {}), Since{"e1", 4});
+    read = stream_read(read_reply(5, 5, {}), Since{"e1", 4});
     BOOST_REQUIRE(read.has_value());
     BOOST_TEST((read->position.recovered == std::optional<bool>(false)));
 }
@@ -138,31 +140,31 @@ BOOST_AUTO_TEST_CASE(read_replies_of_the_wrong_shape_are_bad_replies) {
         Reply::array({text("e1"), number(5), number(4), text("entries")}),
         Reply::array({number(1), number(5), number(4), Reply::array({})}),
         Reply::array({text("e1"), number(-1), number(0), Reply::array({})}),
-        read_reply(5, 6, {}),                             // first kept beyond the stream
-        read_reply(5, 4, {Reply::nil()}),                 // an entry that is no entry
-        read_reply(5, 4, {Reply::array({text("4-0")})}),  // no fields
-        read_reply(5, 4, {Reply::array({text("4-0"), text("t")})}),
-        read_reply(5, 4, {Reply::array({number(4), Reply::array({})})}),
-        read_reply(5, 4, {entry("4-1", "1", "s", R"("x")")}),  // not an id the script writes
-        read_reply(5, 4, {entry("4", "1", "s", R"("x")")}),
-        read_reply(5, 4, {entry("0-0", "1", "s", R"("x")")}),
-        read_reply(5, 4, {entry("x-0", "1", "s", R"("x")")}),
-        read_reply(5, 4, {entry("4-0", "soon", "s", R"("x")")}),
-        read_reply(5, 4, {entry("4-0", "-1", "s", R"("x")")}),
-        read_reply(5, 4, {entry("4-0", "1", "q", R"("x")")}),
-        read_reply(5, 4, {entry("4-0", "1", "s", "x")}),
-        read_reply(5, 4, {entry("4-0", "1", "j", R"("x")")}),
-        read_reply(5, 4, {entry("6-0", "1", "s", R"("x")")}),        // beyond the stream's seq
-        read_reply(5, 4, {entry("3-0", "1", "s", R"("x")")}),        // before the first kept
-        read_reply(5, 4, {good, good}),                              // twice
-        read_reply(5, 4, {entry("5-0", "1", "s", R"("x")"), good}),  // out of order
-        read_reply(5, 4,
+        read_reply(5, 6, {}),                             // evicted beyond the stream
+        read_reply(5, 3, {Reply::nil()}),                 // an entry that is no entry
+        read_reply(5, 3, {Reply::array({text("4-0")})}),  // no fields
+        read_reply(5, 3, {Reply::array({text("4-0"), text("t")})}),
+        read_reply(5, 3, {Reply::array({number(4), Reply::array({})})}),
+        read_reply(5, 3, {entry("4-1", "1", "s", R"("x")")}),  // not an id the script writes
+        read_reply(5, 3, {entry("4", "1", "s", R"("x")")}),
+        read_reply(5, 3, {entry("0-0", "1", "s", R"("x")")}),
+        read_reply(5, 3, {entry("x-0", "1", "s", R"("x")")}),
+        read_reply(5, 3, {entry("4-0", "soon", "s", R"("x")")}),
+        read_reply(5, 3, {entry("4-0", "-1", "s", R"("x")")}),
+        read_reply(5, 3, {entry("4-0", "1", "q", R"("x")")}),
+        read_reply(5, 3, {entry("4-0", "1", "s", "x")}),
+        read_reply(5, 3, {entry("4-0", "1", "j", R"("x")")}),
+        read_reply(5, 3, {entry("6-0", "1", "s", R"("x")")}),        // beyond the stream's seq
+        read_reply(5, 3, {entry("3-0", "1", "s", R"("x")")}),        // evicted already
+        read_reply(5, 3, {good, good}),                              // twice
+        read_reply(5, 3, {entry("5-0", "1", "s", R"("x")"), good}),  // out of order
+        read_reply(5, 3,
                    {Reply::array(
                        {text("4-0"), Reply::array({text("t"), text("1"), text("k"), text("s")})})}),
-        read_reply(5, 4,
+        read_reply(5, 3,
                    {Reply::array({text("4-0"), Reply::array({text("t"), text("1"), text("k"),
                                                              text("s"), text("d")})})}),
-        read_reply(5, 4,
+        read_reply(5, 3,
                    {Reply::array({text("4-0"), Reply::array({text("t"), number(1), text("k"),
                                                              text("s"), text("d"), text("1")})})}),
     };
