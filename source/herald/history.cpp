@@ -77,8 +77,11 @@ Replay History::replay(const std::string& uid, const std::optional<Since>& since
         stream.kept.empty() ? stream.last_seq + 1 : stream.kept.front().delivery->seq;
     bool same_stream = !since->epoch || *since->epoch == stream.epoch;
     std::uint64_t after = same_stream ? since->seq : 0;  // another epoch: everything kept is new
+    // A seq without an epoch cannot prove which stream it counts in (seq 0, everything kept,
+    // needs no proof): what is kept after it is sent, but not as a recovery.
+    bool proven = since->epoch || since->seq == 0;
     replay.position.recovered =
-        same_stream && since->seq <= stream.last_seq && since->seq + 1 >= first_kept;
+        same_stream && proven && since->seq <= stream.last_seq && since->seq + 1 >= first_kept;
     for (const Kept& kept : stream.kept)
         if (kept.delivery->seq > after) replay.messages.push_back(kept.delivery);
     return replay;

@@ -77,8 +77,16 @@ bool is_valid_utf8(std::string_view text) {
 const CloseReason* uid_refusal(std::string_view uid) {
     if (uid.empty()) return &close_reasons::uid_empty;
     if (uid.size() > max_uid_size) return &close_reasons::uid_too_long;
-    for (unsigned char c : uid)
+    for (std::size_t i = 0; i < uid.size(); ++i) {
+        auto c = static_cast<unsigned char>(uid[i]);
         if (c < 0x20 || c == 0x7f) return &close_reasons::uid_control;
+        // C1 controls, U+0080 to U+009F: C2 80 to C2 9F in UTF-8. A C2 byte is never inside
+        // another character, so looking at pairs finds them whether or not the rest is UTF-8.
+        if (c == 0xc2 && i + 1 < uid.size()) {
+            auto next = static_cast<unsigned char>(uid[i + 1]);
+            if (next >= 0x80 && next <= 0x9f) return &close_reasons::uid_control;
+        }
+    }
     if (!is_valid_utf8(uid)) return &close_reasons::uid_not_utf8;
     return nullptr;
 }

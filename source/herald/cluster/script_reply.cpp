@@ -86,12 +86,13 @@ boost::system::result<PublishOutcome> publish_outcome(const Reply& reply) {
     return outcome;
 }
 
-boost::system::result<StreamRead> stream_read(const Reply& reply,
-                                              const std::optional<Since>& since) {
+namespace {
+
+// A read's position and messages; `first_kept` is the first seq kept (0: none).
+boost::system::result<StreamRead> parse_read(const Reply& reply, std::uint64_t& first_kept) {
     if (reply.is_error()) return make_error_code(StoreError::redis_refused);
     if (!is_array(reply, 4)) return bad_reply;
     StreamRead read;
-    std::uint64_t first_kept = 0;
     const Reply& entries = reply.elements[3];
     if (!epoch_of(reply.elements[0], read.position.epoch) ||
         !unsigned_of(reply.elements[1], read.position.seq) ||
@@ -109,10 +110,28 @@ boost::system::result<StreamRead> stream_read(const Reply& reply,
         previous = message->seq;
         read.messages.push_back(std::move(*message));
     }
-    if (since) {
-        std::uint64_t first = first_kept == 0 ? read.position.seq + 1 : first_kept;
-        read.position.recovered = recovered(*since, read.position.epoch, read.position.seq, first);
-    }
+    return read;
+}
+
+void set_recovered(StreamRead& read, const Since& since, std::uint64_t first_kept) {
+    std::uint64_t first = first_kept == 0 ? read.position.seq + 1 : first_kept;
+    read.position.recovered = recovered(since, read.position.epoch, read.position.seq, first);
+}
+
+}  // namespace
+
+boost::system::result<StreamRead> stream_read(const Reply& reply,
+                                              const std::optional<Since>& since) {
+    std::uint64_t first_kept = 0;
+    auto read = parse_read(reply, first_kept);
+    if (read && since) set_recovered(*read, *since, first_kept);
+    return read;
+}
+
+boost::system::result<StreamRead> stream_read_after(const Reply& reply, std::uint64_t seq) {
+    std::uint64_t first_kept = 0;
+    auto read = parse_read(reply, first_kept);
+    if (read) set_recovered(*read, Since{read->position.epoch, seq}, first_kept);
     return read;
 }
 
@@ -132,9 +151,12 @@ boost::system::result<void> done_reply(const Reply& reply) {
 bool recovered(const Since& since, std::string_view epoch, std::uint64_t last_seq,
                std::uint64_t first_kept) {
     bool same_stream = !since.epoch || *since.epoch == epoch;
+    // A seq without an epoch cannot prove which stream it counts in (seq 0, everything kept,
+    // needs no proof): what is kept after it is read, but not as a recovery.
+    bool proven = since.epoch || since.seq == 0;
     // since.seq + 1 would wrap for the largest seq a client can send; such a seq is beyond
     // any stream anyway.
-    return same_stream && since.seq <= last_seq && since.seq + 1 >= first_kept;
+    return same_stream && proven && since.seq <= last_seq && since.seq + 1 >= first_kept;
 }
 
 std::optional<std::string> run_id_of(std::string_view info) {
