@@ -96,6 +96,7 @@ inline constexpr CloseReason token_no_exp{1008, "token has no exp", Comeback::ne
 
 // Every entry, in the order of the README's table.
 inline constexpr std::array all{
+    // Closes of a connection in service.
     &shutdown,
     &slow_consumer,
     &pong_timeout,
@@ -106,6 +107,7 @@ inline constexpr std::array all{
     &try_again_later,
     &disconnected,
     &reconnect,
+    // Refused logins.
     &login_timeout,
     &login_not_text,
     &login_not_json,

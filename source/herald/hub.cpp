@@ -111,9 +111,8 @@ std::size_t Hub::close_user(const std::string& uid, bool reconnect) {
     const CloseReason& reason = reconnect ? close_reasons::reconnect : close_reasons::disconnected;
     for (auto& connection : closing)
         close_on_strand(connection, reason, reconnect);
-    log_info("user_disconnected", {{"uid", uid},
-                                   {"connections", closing.size()},
-                                   {"reason", reason.reason}});
+    log_info("user_disconnected",
+             {{"uid", uid}, {"connections", closing.size()}, {"reason", reason.reason}});
     return closing.size();
 }
 

@@ -60,8 +60,7 @@ struct Listener::HttpDone {
         if (!upgrade) return listener->forget(id);
         auto executor = upgrade->transport.get_executor();
         if (upgrade->event_stream) {
-            asio::co_spawn(executor,
-                           run_event_stream(std::move(upgrade), id, listener->context_),
+            asio::co_spawn(executor, run_event_stream(std::move(upgrade), id, listener->context_),
                            WebSocketDone{listener, id});
             return;
         }

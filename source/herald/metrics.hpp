@@ -83,7 +83,7 @@ enum class Endpoint : std::uint8_t {
     sse,  // 200: an event stream opened
 };
 inline constexpr std::array<std::string_view, 11> endpoint_names{
-    "send", "stats", "metrics", "healthz", "readyz", "presence",
+    "send", "stats", "metrics", "healthz",    "readyz", "presence",
     "ws",   "demo",  "other",   "disconnect", "sse"};
 
 inline Endpoint endpoint_of(std::string_view path) {

@@ -307,8 +307,7 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
     return request;
 }
 
-boost::system::result<DisconnectRequest, std::string> parse_disconnect_body(
-    std::string_view body) {
+boost::system::result<DisconnectRequest, std::string> parse_disconnect_body(std::string_view body) {
     // With in_place_error: the request, an aggregate whose first member is a string, would
     // otherwise take the error's text for its uid.
     using Parsed = boost::system::result<DisconnectRequest, std::string>;

@@ -155,10 +155,9 @@ awaitable<bool> EventStreamSession<Transport>::open(std::unique_ptr<Upgrade<Tran
                                      : context_.metrics.resumes_not_recovered)
             .add();
     epoch_ = joined->position.epoch;
-    log_info("login", {{"conn", id_},
-                       {"uid", connection_->uid()},
-                       {"remote", remote_},
-                       {"protocol", "sse"}});
+    log_info(
+        "login",
+        {{"conn", id_}, {"uid", connection_->uid()}, {"remote", remote_}, {"protocol", "sse"}});
 
     // Only now that the hub has the connection, as for a WebSocket. A first login's welcome
     // carries the stream's position as its id: cut before any message, the stream resumes from
@@ -258,9 +257,9 @@ awaitable<error_code> EventStreamSession<Transport>::write(Outgoing outgoing) {
         data = one_line;
     }
     // One write from four pieces: the event's id, the user's envelope around the shared body.
-    std::array<asio::const_buffer, 4> event{
-        asio::buffer(prefix), asio::buffer(message.envelope_head.view()), asio::buffer(data),
-        asio::buffer(message_event_end)};
+    std::array<asio::const_buffer, 4> event{asio::buffer(prefix),
+                                            asio::buffer(message.envelope_head.view()),
+                                            asio::buffer(data), asio::buffer(message_event_end)};
     std::tie(error, std::ignore) = co_await asio::async_write(stream_, event, use_nothrow);
     connection_->sent(outgoing);
     co_return error;

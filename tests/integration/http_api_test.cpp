@@ -430,14 +430,15 @@ BOOST_AUTO_TEST_CASE(disconnect_refuses_a_request_without_a_good_uid) {
             {R"({"uid":"a","reconnect":"yes"})", "reconnect must be true or false"},
         };
         for (const auto& [body, error] : bad) {
-            auto answer = co_await http_request(server.endpoint(), http::verb::post,
-                                                "/disconnect", body, key);
+            auto answer = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                                body, key);
             check_error(answer, 400, error);
         }
         auto keyless = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
                                              R"({"uid":"a"})");
         check_error(keyless, 401, "a valid API key is required");
-        auto get = co_await http_request(server.endpoint(), http::verb::get, "/disconnect", {}, key);
+        auto get =
+            co_await http_request(server.endpoint(), http::verb::get, "/disconnect", {}, key);
         check_error(get, 405, "method not allowed");
         BOOST_TEST(get.headers[http::field::allow] == "POST");
         auto fine = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",

@@ -106,12 +106,12 @@ BOOST_AUTO_TEST_CASE(the_stream_is_a_welcome_then_messages_with_their_ids) {
         BOOST_TEST(data.at("uid") == "sse-a");
         BOOST_TEST(data.at("seq") == 0);
         BOOST_TEST(data.at("ping_interval_ms") == 25000);
-        BOOST_TEST(!data.contains("recovered"));  // a first login
+        BOOST_TEST(!data.contains("recovered"));   // a first login
         BOOST_TEST((welcome.id == epoch + ":0"));  // where a cut stream resumes from
 
         co_await publish_text(server.endpoint(), "sse-a", "Hello World");
-        co_await post_send(server.endpoint(), json::object{{"uid", "sse-a"},
-                                                           {"message", {{"job", 7}}}});
+        co_await post_send(server.endpoint(),
+                           json::object{{"uid", "sse-a"}, {"message", {{"job", 7}}}});
         auto events = co_await next_events(stream, 2);
         BOOST_TEST(seqs_of(events, epoch) == (std::vector<std::uint64_t>{1, 2}),
                    boost::test_tools::per_element());
@@ -177,8 +177,8 @@ BOOST_AUTO_TEST_CASE(last_event_id_resumes_as_since_does_with_or_without_a_gap) 
                    boost::test_tools::per_element());
         bare.close();
 
-        auto malformed = co_await EventStreamClient::open(
-            server.endpoint(), "/sse?v=1&uid=resumer", "Last-Event-ID: e:-1\r\n");
+        auto malformed = co_await EventStreamClient::open(server.endpoint(), "/sse?v=1&uid=resumer",
+                                                          "Last-Event-ID: e:-1\r\n");
         BOOST_TEST(malformed.status() == 400u);
         BOOST_TEST(json::parse(malformed.body()).at("error") == "malformed Last-Event-ID");
     });
@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(a_replay_past_the_outbox_ends_with_a_slow_consumer_close_ev
         auto stream = co_await EventStreamClient::open(server.endpoint(), "/sse?v=1&uid=behind",
                                                        "Last-Event-ID: 0\r\n");
         BOOST_REQUIRE_EQUAL(stream.status(), 200u);
-        auto events = co_await stream.rest();  // to the end of the stream
+        auto events = co_await stream.rest();    // to the end of the stream
         BOOST_REQUIRE_EQUAL(events.size(), 6u);  // the welcome, what fits, the close
         BOOST_TEST(events.front().json().at("type") == "welcome");
         std::string epoch(events.front().json().at("epoch").as_string());
@@ -232,8 +232,8 @@ BOOST_AUTO_TEST_CASE(a_token_logs_in_from_the_url_or_the_header_and_nothing_else
     TestServer server(with_tokens());
     run([&]() -> awaitable<void> {
         std::string token = token_for("alice");
-        auto by_query = co_await EventStreamClient::open(server.endpoint(),
-                                                         "/sse?v=1&token=" + token);
+        auto by_query =
+            co_await EventStreamClient::open(server.endpoint(), "/sse?v=1&token=" + token);
         BOOST_REQUIRE_EQUAL(by_query.status(), 200u);
         BOOST_TEST((co_await by_query.next())->json().at("uid") == "alice");
 
@@ -295,11 +295,11 @@ BOOST_AUTO_TEST_CASE(origins_and_connection_limits_apply_as_for_websockets) {
     config.max_connections = 1;
     TestServer server(config);
     run([&]() -> awaitable<void> {
-        auto elsewhere = co_await EventStreamClient::open(
-            server.endpoint(), "/sse?v=1&uid=o", "Origin: https://evil.example.com\r\n");
+        auto elsewhere = co_await EventStreamClient::open(server.endpoint(), "/sse?v=1&uid=o",
+                                                          "Origin: https://evil.example.com\r\n");
         BOOST_TEST(elsewhere.status() == 403u);
-        auto [allowed, welcome] = co_await open_stream(server.endpoint(), "o",
-                                                       "Origin: https://app.example.com\r\n");
+        auto [allowed, welcome] =
+            co_await open_stream(server.endpoint(), "o", "Origin: https://app.example.com\r\n");
         // A page of that origin may read the stream.
         BOOST_TEST((allowed.header("Access-Control-Allow-Origin") ==
                     std::string("https://app.example.com")));
@@ -326,9 +326,9 @@ BOOST_AUTO_TEST_CASE(disconnect_ends_the_stream_with_its_close_event) {
         BOOST_TEST(answer.status == 200u);
         BOOST_TEST(json::parse(answer.body) == json::parse(R"({"disconnected":1})"));
         co_await expect_close(banned, 1008, "disconnected");
-        auto again = co_await client::http_request(server.endpoint(), http::verb::post,
-                                                   "/disconnect",
-                                                   R"({"uid":"relogin","reconnect":true})");
+        auto again =
+            co_await client::http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                          R"({"uid":"relogin","reconnect":true})");
         BOOST_TEST(json::parse(again.body) == json::parse(R"({"disconnected":1})"));
         co_await expect_close(other, 1012, "reconnect");
     });
@@ -387,8 +387,8 @@ BOOST_AUTO_TEST_CASE(an_event_stream_works_over_tls) {
     TestServer server(config);
     auto tls = certificate.client_context();
     run([&]() -> awaitable<void> {
-        auto stream = co_await EventStreamClient::open(server.endpoint(), "/sse?v=1&uid=secure",
-                                                       {}, &tls);
+        auto stream =
+            co_await EventStreamClient::open(server.endpoint(), "/sse?v=1&uid=secure", {}, &tls);
         BOOST_REQUIRE_EQUAL(stream.status(), 200u);
         BOOST_TEST((co_await stream.next())->json().at("uid") == "secure");
         auto answer = co_await https_request(server.endpoint(), tls, http::verb::post, "/send",

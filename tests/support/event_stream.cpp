@@ -94,7 +94,8 @@ awaitable<bool> EventStreamClient::read_more(std::chrono::milliseconds timeout) 
     std::array<char, 16 * 1024> piece;
     transport_->tcp.expires_after(timeout);
     auto [error, size] = co_await transport_->read_some(asio::buffer(piece));
-    if (error == beast::error::timeout) throw boost::system::system_error(error, "no event in time");
+    if (error == beast::error::timeout)
+        throw boost::system::system_error(error, "no event in time");
     if (error) {
         ended_ = true;
         co_return false;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/json/value.hpp>
 
 #include "herald/net.hpp"
@@ -46,10 +46,11 @@ class EventStreamClient {
 
     // The next event, skipping comments unless `comments`; none once the stream has ended (the
     // server closed the connection). Fails (throws) when nothing comes within `timeout`.
-    awaitable<std::optional<StreamEvent>> next(bool comments = false,
-                                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    awaitable<std::optional<StreamEvent>> next(
+        bool comments = false, std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // Every event up to the end of the stream (comments skipped), within `timeout`.
-    awaitable<std::vector<StreamEvent>> rest(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    awaitable<std::vector<StreamEvent>> rest(
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // Closes this side.
     void close();
 

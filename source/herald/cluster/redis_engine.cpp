@@ -226,7 +226,8 @@ void RedisEngine::on_message(std::size_t subscriber, std::string_view channel,
     if (is_control_message(payload)) {
         auto control = decode_control_message(channel, payload);
         if (!control) {
-            log_warn("redis_unreadable_message", {{"channel", channel}, {"error", control.error()}});
+            log_warn("redis_unreadable_message",
+                     {{"channel", channel}, {"error", control.error()}});
             return;
         }
         asio::post(hub_.strand(), [this, control = std::move(*control)] {

@@ -225,8 +225,7 @@ BOOST_AUTO_TEST_CASE(disconnect_on_one_node_closes_the_users_connections_on_ever
         co_await publish_seq(cluster.node(0), "relogin", json::value(1));
         bool first = co_await relogin.read(1);
         BOOST_REQUIRE(first);
-        auto again = co_await client::http_request(cluster.node(2), http::verb::post,
-                                                   "/disconnect",
+        auto again = co_await client::http_request(cluster.node(2), http::verb::post, "/disconnect",
                                                    R"({"uid":"relogin","reconnect":true})");
         BOOST_TEST(json::parse(again.body) == json::parse(R"({"disconnected":1})"));
         bool reconnected = co_await relogin.read_until_closed();
