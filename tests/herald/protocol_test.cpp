@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(uid_limits_are_inclusive) {
     BOOST_TEST(uid_error("\xff\xfe").has_value());
     BOOST_TEST(uid_error("tab\there").has_value());
     // C1 controls (U+0080 to U+009F) as well as ASCII ones; the letters around them are fine.
-    for (const char* c1 : {"a\xc2\x80", "\xc2\x85b", "a\xc2\x9fb"})
+    for (const char* c1 : {"a\xc2\x80", "\xc2\x85" "b", "a\xc2\x9f" "b"})
         BOOST_TEST(uid_error(c1).value_or("") == "uid has control characters");
     BOOST_TEST(!uid_error("\xc2\xa0nbsp").has_value());  // U+00A0 is no control
     BOOST_TEST(!uid_error("caf\xc3\xa9").has_value());

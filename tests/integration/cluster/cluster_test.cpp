@@ -1,6 +1,8 @@
 // Several Herald nodes on one real Redis behave as one: a publish on any node reaches the user's
 // connections on every node, a client resumes on another node with no gap and no duplicate, and
 // a retry with the same Idempotency-Key publishes once.
+#include <array>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -207,7 +209,9 @@ BOOST_AUTO_TEST_CASE(disconnect_on_one_node_closes_the_users_connections_on_ever
                                                     "/disconnect", R"({"uid":"banned"})");
         BOOST_TEST(answer.status == 200u);
         BOOST_TEST(json::parse(answer.body) == json::parse(R"({"disconnected":3})"));
-        for (StreamReader* reader : {&on_a, &on_b, &on_c}) {
+        // A named array, not a braced list: g++ 12 cannot keep one in a coroutine's frame.
+        const std::array<StreamReader*, 3> banned{&on_a, &on_b, &on_c};
+        for (StreamReader* reader : banned) {
             bool closed = co_await reader->read_until_closed();
             BOOST_REQUIRE(closed);
             BOOST_TEST((reader->closes() == std::vector<std::string>{"1008 disconnected"}),
