@@ -27,6 +27,7 @@ echo "== herald: npm ci in tests/" >&2
 (cd tests && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 echo "== herald: JavaScript client tests (tests/js)" >&2
-(cd tests && node --test --test-concurrency=1 js/)
+# --experimental-eventsource: Node 20's EventSource (global in Node 22), for js/sse.test.js.
+(cd tests && node --experimental-eventsource --test --test-concurrency=1 js/)
 echo "== herald: browser tests (tests/browser)" >&2
 (cd tests && node --test --test-concurrency=1 browser/)

@@ -45,9 +45,9 @@ bool origin_matches(std::string_view origin, std::string_view pattern) {
 boost::system::result<Access, std::string> Access::create(const Config& config) {
     Access access;
     if (config.tokens_required()) {
-        auto verifier =
-            TokenVerifier::create(TokenSettings{config.token_secret, config.token_public_key_pem,
-                                                config.token_audience, config.token_issuer});
+        auto verifier = TokenVerifier::create(
+            TokenSettings{config.token_secret, config.token_public_key_pem, config.token_audience,
+                          config.token_issuer, std::chrono::seconds(30), config.token_require_exp});
         if (!verifier) return "--token-public-key: " + verifier.error();
         access.verifier_.emplace(std::move(*verifier));
     }

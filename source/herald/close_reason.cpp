@@ -22,6 +22,8 @@ const CloseReason& token_refusal(TokenError error) {
             return token_issuer;
         case TokenError::no_sub:
             return token_no_sub;
+        case TokenError::no_exp:
+            return token_no_exp;
     }
     return token_malformed;
 }

@@ -43,6 +43,11 @@ inline constexpr CloseReason stream_reset{1012, "stream reset", Comeback::now, "
 // The engine cannot serve the connection for now (a cluster's Redis is unreachable).
 inline constexpr CloseReason try_again_later{1013, "try again later", Comeback::now,
                                              "try_again_later"};
+// POST /disconnect: every connection of the user, on every node. Without "reconnect", for good
+// (a logout everywhere, a ban): the client must not come back by itself. With it, the client
+// comes back at once and logs in again, with a fresh token and so with fresh claims.
+inline constexpr CloseReason disconnected{1008, "disconnected", Comeback::never, "disconnected"};
+inline constexpr CloseReason reconnect{1012, "reconnect", Comeback::now, "reconnect"};
 
 // Refused logins.
 inline constexpr CloseReason login_timeout{1008, "login timeout", Comeback::now, "login_timeout"};
@@ -86,9 +91,12 @@ inline constexpr CloseReason token_audience{1008, "wrong token audience", Comeba
 inline constexpr CloseReason token_issuer{1008, "wrong token issuer", Comeback::never, "bad_token"};
 inline constexpr CloseReason token_no_sub{1008, "token has no valid sub", Comeback::never,
                                           "bad_token"};
+// A token valid for ever, refused while --token-require-exp is on (the default).
+inline constexpr CloseReason token_no_exp{1008, "token has no exp", Comeback::never, "bad_token"};
 
 // Every entry, in the order of the README's table.
 inline constexpr std::array all{
+    // Closes of a connection in service.
     &shutdown,
     &slow_consumer,
     &pong_timeout,
@@ -97,6 +105,9 @@ inline constexpr std::array all{
     &refresh_for_another_sub,
     &stream_reset,
     &try_again_later,
+    &disconnected,
+    &reconnect,
+    // Refused logins.
     &login_timeout,
     &login_not_text,
     &login_not_json,
@@ -120,6 +131,7 @@ inline constexpr std::array all{
     &token_audience,
     &token_issuer,
     &token_no_sub,
+    &token_no_exp,
 };
 
 // The close for a refused token (at login or on a refresh).

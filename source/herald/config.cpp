@@ -408,6 +408,9 @@ const std::vector<Flag>& flags() {
                                   "required aud claim of login tokens"));
         table.push_back(text_flag("token-issuer", "ISS", &Config::token_issuer,
                                   "required iss claim of login tokens"));
+        table.push_back(boolean_flag("token-require-exp", &Config::token_require_exp,
+                                     "refuse login tokens without an exp claim; false allows "
+                                     "them (their connections never expire)"));
         table.push_back(list_flag("api-key", "KEY", &Config::api_keys,
                                   "key that /send and /stats require (repeatable; "
                                   "HERALD_API_KEYS=k1,k2 keeps keys out of process listings)",

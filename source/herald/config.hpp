@@ -70,6 +70,9 @@ struct Config {
     std::string token_public_key;      // the PEM file's path
     std::string token_audience;
     std::string token_issuer;
+    // Once a token key is set, a token without `exp` (valid for ever) is refused: a leaked one
+    // could never be outlived. False lets such tokens in (and their connections never expire).
+    bool token_require_exp = true;
     std::vector<std::string> api_keys;
     std::vector<std::string> allowed_origins;  // empty: any origin
     std::string tls_cert;  // PEM certificate chain; with tls_key, the port speaks only TLS

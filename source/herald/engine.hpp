@@ -78,6 +78,13 @@ class Engine {
     // The connections of `uid`, on every node.
     virtual awaitable<boost::system::result<std::size_t>> presence(std::string uid) = 0;
 
+    // Closes every connection of `uid`, on every node: with 1012 "reconnect" (come back and log
+    // in again, with fresh claims) or 1008 "disconnected" (do not come back). Returns how many
+    // connections the user had then: those closed (a single node), or the user's presence
+    // across the cluster when the command went out (its nodes close theirs as it reaches them).
+    virtual awaitable<boost::system::result<std::size_t>> disconnect(std::string uid,
+                                                                     bool reconnect) = 0;
+
     // Whether the engine can serve now (a cluster's Redis is reachable): what /readyz says.
     virtual bool ready() const = 0;
 

@@ -77,10 +77,13 @@ Replay History::replay(const std::string& uid, const std::optional<Since>& since
 
     bool same_stream = !since->epoch || *since->epoch == stream.epoch;
     std::uint64_t after = same_stream ? since->seq : 0;  // another epoch: everything kept is new
-    // Nothing evicted after the client's seq: the messages a newer one with their key made
-    // obsolete were not missed, the newer one stands for them.
-    replay.position.recovered =
-        same_stream && since->seq <= stream.last_seq && since->seq >= stream.evicted_through;
+    // A seq without an epoch cannot prove which stream it counts in (seq 0, everything kept,
+    // needs no proof): what is kept after it is sent, but not as a recovery. Nothing evicted
+    // after the client's seq: the messages a newer one with their key made obsolete were not
+    // missed, the newer one stands for them.
+    bool proven = since->epoch || since->seq == 0;
+    replay.position.recovered = same_stream && proven && since->seq <= stream.last_seq &&
+                                since->seq >= stream.evicted_through;
     for (const Kept& kept : stream.kept)
         if (kept.delivery->seq > after) replay.messages.push_back(kept.delivery);
     return replay;

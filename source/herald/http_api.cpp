@@ -116,6 +116,16 @@ awaitable<Response> presence(const Request& request, Context& context) {
                             request.version());
 }
 
+// POST /disconnect {"uid":U[,"reconnect":true]}: every connection of the user, on every node.
+awaitable<Response> disconnect(const Request& request, Context& context) {
+    auto parsed = parse_disconnect_body(request.body());
+    if (!parsed)
+        co_return error_response(http::status::bad_request, parsed.error(), request.version());
+    auto closed = co_await context.engine.disconnect(parsed->uid, parsed->reconnect);
+    if (!closed) co_return unavailable(request.version());
+    co_return json_response(http::status::ok, {{"disconnected", *closed}}, request.version());
+}
+
 awaitable<Response> stats(const Request& request, Context& context) {
     HubStats hub = co_await context.hub.stats();
     EngineStats engine = co_await context.engine.stats();
@@ -240,6 +250,11 @@ awaitable<Response> handle_request(Request request, Context& context) {
         if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
         co_return co_await presence(request, context);
     }
+    if (path == "/disconnect") {
+        if (!authorized(request, context)) co_return unauthorized(request.version());
+        if (method != http::verb::post) co_return method_not_allowed("POST", request.version());
+        co_return co_await disconnect(request, context);
+    }
     if (path == "/stats") {
         if (!authorized(request, context)) co_return unauthorized(request.version());
         if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
@@ -265,6 +280,11 @@ awaitable<Response> handle_request(Request request, Context& context) {
                            "this endpoint takes WebSocket upgrades only", request.version());
         response.set(http::field::upgrade, "websocket");
         co_return response;
+    }
+    if (path == "/sse") {  // a GET without a body became an event stream before it came here
+        if (method != http::verb::get) co_return method_not_allowed("GET", request.version());
+        co_return error_response(http::status::bad_request, "an event stream request has no body",
+                                 request.version());
     }
     if (context.config.web)
         if (auto page = web_response(request, path)) co_return std::move(*page);

@@ -1,5 +1,5 @@
-// The HTTP API: /send, /presence, /stats, /metrics, /healthz, /readyz. Routing and answers,
-// without sockets.
+// The HTTP API: /send, /presence, /disconnect, /stats, /metrics, /healthz, /readyz. Routing and
+// answers, without sockets.
 #pragma once
 
 #include <string>

@@ -18,6 +18,7 @@
 
 #include "herald/http_api.hpp"
 #include "herald/log.hpp"
+#include "herald/protocol.hpp"
 #include "herald/websocket_session.hpp"
 
 namespace herald {
@@ -84,6 +85,61 @@ awaitable<std::variant<UpgradeGrant, Response>> check_upgrade(const Request& req
             co_return error_response(http::status::unauthorized, describe(claims.error()), version);
         grant.authenticated = std::move(*claims);
         grant.protocol = upgrade_protocol(request.target());
+    }
+
+    auto admitted = co_await context.admission.admit(remote.address());
+    if (!admitted) {
+        if (admitted.error() == Refusal::server_full)
+            co_return error_response(http::status::service_unavailable,
+                                     "server is at its connection limit", version);
+        co_return error_response(http::status::too_many_requests,
+                                 "too many connections from this address", version);
+    }
+    grant.ticket = std::move(*admitted);
+    co_return grant;
+}
+
+// What an event stream request earned by passing its checks.
+struct EventStreamGrant {
+    Admission::Ticket ticket;
+    TokenClaims login;  // the verified token's claims, or in dev mode the URL's uid
+    std::optional<Since> since;
+};
+
+// The checks of GET /sse, the same as an upgrade's: the origin, the login (a token in
+// `Authorization: Bearer` or, since a browser's EventSource cannot set headers, in ?token=; in
+// dev mode the URL's uid), the Last-Event-ID, and the connection limits. A refusal is the HTTP
+// answer to send; EventSource takes any answer but a 200 as final and does not come back.
+awaitable<std::variant<EventStreamGrant, Response>> check_event_stream(const Request& request,
+                                                                       tcp::endpoint remote,
+                                                                       Context& context) {
+    unsigned version = request.version();
+    if (!context.access.origin_allowed(request[http::field::origin]))
+        co_return error_response(http::status::forbidden, "origin not allowed", version);
+    auto query = parse_event_stream_query(request.target());
+    if (!query) co_return error_response(http::status::bad_request, query.error(), version);
+
+    EventStreamGrant grant;
+    if (context.access.tokens_required()) {
+        std::optional<std::string_view> token = bearer_token(request[http::field::authorization]);
+        if (!token && query->token) token = *query->token;
+        if (!token)
+            co_return error_response(http::status::unauthorized,
+                                     close_reasons::token_required.reason, version);
+        auto claims = context.access.verify_token(*token);
+        if (!claims)
+            co_return error_response(http::status::unauthorized, describe(claims.error()), version);
+        grant.login = std::move(*claims);
+    } else {
+        if (!query->uid)
+            co_return error_response(http::status::bad_request, close_reasons::uid_missing.reason,
+                                     version);
+        grant.login.sub = std::move(*query->uid);
+    }
+    if (auto last_id = request["Last-Event-ID"]; !last_id.empty()) {
+        auto since = parse_last_event_id(last_id);
+        if (!since) co_return error_response(http::status::bad_request, since.error(), version);
+        grant.since = std::move(*since);
     }
 
     auto admitted = co_await context.admission.admit(remote.address());
@@ -291,6 +347,28 @@ serve_requests(Stream stream, tcp::endpoint remote, std::uint64_t id,
             co_return std::unique_ptr<Upgrade<Transport>>(new Upgrade<Transport>{
                 transport_for_websocket(stream), std::move(request), remote,
                 std::move(grant.ticket), std::move(grant.authenticated), grant.protocol});
+        }
+
+        // An event stream: a GET without a body, answered by the stream itself.
+        if (!error && parser.is_done() && parser.get().method() == http::verb::get &&
+            path_of(parser.get().target()) == "/sse") {
+            Request request = parser.release();
+            auto checked = co_await check_event_stream(request, remote, context);
+            if (auto* refusal = std::get_if<Response>(&checked)) {
+                refusal->keep_alive(false);
+                log_answer(context, id, remote, "/sse", *refusal);
+                co_await write_answer(stream, *refusal, answer_text);  // read whole: no linger
+                break;
+            }
+            // The stream is bounded by the hub's keep-alive and close deadlines from here on.
+            deadline.stop();
+            EventStreamGrant& grant = std::get<EventStreamGrant>(checked);
+            auto handover = std::unique_ptr<Upgrade<Transport>>(new Upgrade<Transport>{
+                transport_for_websocket(stream), std::move(request), remote,
+                std::move(grant.ticket), std::move(grant.login), Protocol::json});
+            handover->event_stream = true;
+            handover->since = std::move(grant.since);
+            co_return handover;
         }
 
         if (!error && expects_continue(parser.get())) {

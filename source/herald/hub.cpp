@@ -103,6 +103,19 @@ std::size_t Hub::connections_of(const std::string& uid) const {
     return found == users_.end() ? 0 : found->second.size();
 }
 
+std::size_t Hub::close_user(const std::string& uid, bool reconnect) {
+    auto found = users_.find(uid);
+    if (found == users_.end()) return 0;
+    // A copy: closing unregisters, and so changes the list (and may erase it).
+    Connections closing = found->second;
+    const CloseReason& reason = reconnect ? close_reasons::reconnect : close_reasons::disconnected;
+    for (auto& connection : closing)
+        close_on_strand(connection, reason, reconnect);
+    log_info("user_disconnected",
+             {{"uid", uid}, {"connections", closing.size()}, {"reason", reason.reason}});
+    return closing.size();
+}
+
 void Hub::leave(std::shared_ptr<Connection> connection) {
     auto unregister = [this, connection = std::move(connection)] {
         remove(*connection);

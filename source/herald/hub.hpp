@@ -74,6 +74,10 @@ class Hub {
     void reset_stream(const std::string& uid, const Connection* except = nullptr);
     // How many connections `uid` has here.
     std::size_t connections_of(const std::string& uid) const;
+    // POST /disconnect, on this node: closes every connection of `uid` here with 1012
+    // "reconnect" (after what is queued: the client resumes after it anyway) or 1008
+    // "disconnected" (at once: a logout or a ban stops delivery now). Returns how many.
+    std::size_t close_user(const std::string& uid, bool reconnect);
 
     // Any thread (run at once when called on the strand, else posted to it).
 

@@ -13,6 +13,7 @@
 
 #include "herald/http_session.hpp"
 #include "herald/log.hpp"
+#include "herald/sse_session.hpp"
 #include "herald/websocket_session.hpp"
 
 namespace herald {
@@ -46,7 +47,8 @@ struct Listener::WebSocketDone {
     }
 };
 
-// The HTTP phase is done: start the WebSocket session if the connection asked for one.
+// The HTTP phase is done: start the WebSocket session (or the event stream) if the connection
+// asked for one.
 template <typename Upgrade>
 struct Listener::HttpDone {
     Listener* listener;
@@ -57,6 +59,11 @@ struct Listener::HttpDone {
         log_failure(id, failure);
         if (!upgrade) return listener->forget(id);
         auto executor = upgrade->transport.get_executor();
+        if (upgrade->event_stream) {
+            asio::co_spawn(executor, run_event_stream(std::move(upgrade), id, listener->context_),
+                           WebSocketDone{listener, id});
+            return;
+        }
         asio::co_spawn(
             executor,
             run_websocket_session(std::move(upgrade), id, std::move(stop), listener->context_),

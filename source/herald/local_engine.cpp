@@ -92,6 +92,13 @@ awaitable<boost::system::result<std::size_t>> LocalEngine::presence(std::string 
     });
 }
 
+awaitable<boost::system::result<std::size_t>> LocalEngine::disconnect(std::string uid,
+                                                                      bool reconnect) {
+    return ask(hub_.strand(), [this, uid = std::move(uid), reconnect] {
+        return boost::system::result<std::size_t>(hub_.close_user(uid, reconnect));
+    });
+}
+
 awaitable<boost::system::result<Joined>> LocalEngine::join(std::shared_ptr<Connection> connection,
                                                            std::optional<Since> since) {
     return ask(hub_.strand(), [this, connection = std::move(connection), since = std::move(since)] {

@@ -79,12 +79,15 @@ enum class Endpoint : std::uint8_t {
     ws,
     demo,  // every page herald serves: /demo, /status, /js/herald.js and their files
     other,
+    disconnect,
+    sse,  // 200: an event stream opened
 };
-inline constexpr std::array<std::string_view, 9> endpoint_names{
-    "send", "stats", "metrics", "healthz", "readyz", "presence", "ws", "demo", "other"};
+inline constexpr std::array<std::string_view, 11> endpoint_names{
+    "send", "stats", "metrics", "healthz",    "readyz", "presence",
+    "ws",   "demo",  "other",   "disconnect", "sse"};
 
 inline Endpoint endpoint_of(std::string_view path) {
-    constexpr std::array<std::pair<std::string_view, Endpoint>, 7> exact{{
+    constexpr std::array<std::pair<std::string_view, Endpoint>, 9> exact{{
         {"/send", Endpoint::send},
         {"/stats", Endpoint::stats},
         {"/metrics", Endpoint::metrics},
@@ -92,6 +95,8 @@ inline Endpoint endpoint_of(std::string_view path) {
         {"/readyz", Endpoint::readyz},
         {"/presence", Endpoint::presence},
         {"/ws", Endpoint::ws},
+        {"/disconnect", Endpoint::disconnect},
+        {"/sse", Endpoint::sse},
     }};
     for (const auto& [name, endpoint] : exact)
         if (path == name) return endpoint;

@@ -99,7 +99,8 @@ constexpr std::array in_service{
     &close_reasons::pong_timeout,    &close_reasons::token_expired,
     &close_reasons::inbound_rate,    &close_reasons::refresh_for_another_sub,
     &close_reasons::stream_reset,    &close_reasons::try_again_later,
-    &close_reasons::token_malformed,
+    &close_reasons::token_malformed, &close_reasons::disconnected,
+    &close_reasons::reconnect,
 };
 
 bool in_service_slug(std::string_view slug) {
@@ -113,7 +114,8 @@ bool in_service_slug(std::string_view slug) {
 constexpr std::array only_in_service{
     &close_reasons::slow_consumer, &close_reasons::pong_timeout,
     &close_reasons::inbound_rate,  &close_reasons::refresh_for_another_sub,
-    &close_reasons::stream_reset,
+    &close_reasons::stream_reset,  &close_reasons::disconnected,
+    &close_reasons::reconnect,
 };
 
 bool login_slug(std::string_view slug) {

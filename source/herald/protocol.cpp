@@ -1,5 +1,6 @@
 #include "herald/protocol.hpp"
 
+#include <charconv>
 #include <unordered_set>
 
 #include <boost/beast/websocket/detail/utf8_checker.hpp>
@@ -77,8 +78,16 @@ bool is_valid_utf8(std::string_view text) {
 const CloseReason* uid_refusal(std::string_view uid) {
     if (uid.empty()) return &close_reasons::uid_empty;
     if (uid.size() > max_uid_size) return &close_reasons::uid_too_long;
-    for (unsigned char c : uid)
+    for (std::size_t i = 0; i < uid.size(); ++i) {
+        auto c = static_cast<unsigned char>(uid[i]);
         if (c < 0x20 || c == 0x7f) return &close_reasons::uid_control;
+        // C1 controls, U+0080 to U+009F: C2 80 to C2 9F in UTF-8. A C2 byte is never inside
+        // another character, so looking at pairs finds them whether or not the rest is UTF-8.
+        if (c == 0xc2 && i + 1 < uid.size()) {
+            auto next = static_cast<unsigned char>(uid[i + 1]);
+            if (next >= 0x80 && next <= 0x9f) return &close_reasons::uid_control;
+        }
+    }
     if (!is_valid_utf8(uid)) return &close_reasons::uid_not_utf8;
     return nullptr;
 }
@@ -212,6 +221,66 @@ boost::system::result<std::string, std::string_view> parse_uid_query(std::string
     return Uid(boost::system::in_place_error, "uid is missing");
 }
 
+boost::system::result<EventStreamQuery, std::string_view> parse_event_stream_query(
+    std::string_view target) {
+    using Parsed = boost::system::result<EventStreamQuery, std::string_view>;
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url) return Parsed(boost::system::in_place_error, "malformed request target");
+    EventStreamQuery query;
+    bool version_seen = false;
+    for (auto param : url->encoded_params()) {
+        if (!version_seen && key_is(param.key, "v")) {
+            version_seen = true;
+            query.json_protocol = param.has_value && key_is(param.value, "1");
+        } else if (!query.uid && key_is(param.key, "uid")) {
+            query.uid = param.has_value ? decode_query_value<std::string>(param.value) : "";
+        } else if (!query.token && key_is(param.key, "token")) {
+            query.token = param.has_value ? decode_query_value<std::string>(param.value) : "";
+        }
+    }
+    if (!query.json_protocol)
+        return Parsed(boost::system::in_place_error, close_reasons::unsupported_version.reason);
+    if (query.uid)
+        if (auto problem = uid_error(*query.uid))
+            return Parsed(boost::system::in_place_error, *problem);
+    if (query.token && (query.token->empty() || query.token->size() > max_token_size))
+        return Parsed(boost::system::in_place_error, close_reasons::token_not_string.reason);
+    return query;
+}
+
+boost::system::result<Since, std::string_view> parse_last_event_id(std::string_view id) {
+    using Parsed = boost::system::result<Since, std::string_view>;
+    const Parsed malformed(boost::system::in_place_error, "malformed Last-Event-ID");
+    Since since;
+    // The last colon: what comes before it is the epoch, whatever it holds.
+    auto colon = id.rfind(':');
+    std::string_view seq = id;
+    if (colon != std::string_view::npos) {
+        std::string_view epoch = id.substr(0, colon);
+        if (epoch.empty() || epoch.size() > 64) return malformed;
+        for (unsigned char c : epoch)
+            if (c <= 0x20 || c >= 0x7f) return malformed;
+        since.epoch.emplace(epoch);
+        seq = id.substr(colon + 1);
+    }
+    if (seq.empty() || seq.front() == '-' || seq.front() == '+') return malformed;
+    auto [end, error] = std::from_chars(seq.data(), seq.data() + seq.size(), since.seq);
+    if (error != std::errc() || end != seq.data() + seq.size()) return malformed;
+    return since;
+}
+
+std::string event_id(std::string_view epoch, std::uint64_t seq) {
+    std::string id(epoch);
+    id += ':';
+    id += std::to_string(seq);
+    return id;
+}
+
+std::string close_event(const CloseReason& reason) {
+    return json::serialize(
+        json::object{{"type", "close"}, {"code", reason.code}, {"reason", reason.reason}});
+}
+
 Protocol upgrade_protocol(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
     if (!url) return Protocol::seed;
@@ -255,6 +324,26 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
         if (!key->is_string()) return std::string("key must be a string");
         request.key.assign(key->as_string());
         if (auto problem = key_error(request.key)) return std::string(*problem);
+    }
+    return request;
+}
+
+boost::system::result<DisconnectRequest, std::string> parse_disconnect_body(std::string_view body) {
+    // With in_place_error: the request, an aggregate whose first member is a string, would
+    // otherwise take the error's text for its uid.
+    using Parsed = boost::system::result<DisconnectRequest, std::string>;
+    auto refused = [](std::string_view why) { return Parsed(boost::system::in_place_error, why); };
+    auto object = parse_object(body, "body");
+    if (!object) return refused(object.error());
+    DisconnectRequest request;
+    const json::value* uid = object->if_contains("uid");
+    if (uid == nullptr) return refused("uid is missing");
+    if (!uid->is_string()) return refused("uid must be a string");
+    request.uid.assign(uid->as_string());
+    if (auto problem = uid_error(request.uid)) return refused(*problem);
+    if (const json::value* reconnect = object->if_contains("reconnect")) {
+        if (!reconnect->is_bool()) return refused("reconnect must be true or false");
+        request.reconnect = reconnect->as_bool();
     }
     return request;
 }

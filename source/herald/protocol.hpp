@@ -69,12 +69,39 @@ Protocol upgrade_protocol(std::string_view target);
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
 
+// POST /disconnect with {"uid":"U"} or {"uid":"U","reconnect":true}.
+struct DisconnectRequest {
+    std::string uid;
+    bool reconnect = false;
+};
+boost::system::result<DisconnectRequest, std::string> parse_disconnect_body(std::string_view body);
+
 // {"type":"welcome","uid":"...","epoch":"...","seq":N[,"recovered":b],"ping_interval_ms":P}: sent
 // to a JSON-protocol connection once it is registered, before any message. P is the keep-alive
 // interval, at which the connection also gets `ping_frame` (a page cannot see WebSocket pings).
 std::string welcome_frame(std::string_view uid, const StreamPosition& position,
                           std::int64_t ping_interval_ms);
 inline constexpr std::string_view ping_frame = R"({"type":"ping"})";
+
+// GET /sse?v=1[&uid=U][&token=T]: what an event stream's URL says (the first of each name counts;
+// values percent-decoded, '+' as space). The uid is checked as a login's; the token is not
+// looked at here.
+struct EventStreamQuery {
+    bool json_protocol = false;  // v=1, the only protocol an event stream speaks
+    std::optional<std::string> uid;
+    std::optional<std::string> token;
+};
+boost::system::result<EventStreamQuery, std::string_view> parse_event_stream_query(
+    std::string_view target);
+
+// An event stream's Last-Event-ID, as its events' ids write it: "<epoch>:<seq>", or a bare
+// "<seq>" (no epoch: what is kept after it, not a recovery).
+boost::system::result<Since, std::string_view> parse_last_event_id(std::string_view id);
+// The id of a message event: "<epoch>:<seq>".
+std::string event_id(std::string_view epoch, std::uint64_t seq);
+// {"type":"close","code":C,"reason":"R"}: the last event of an event stream that the server
+// ends, with the close table's code and reason (what a WebSocket's close frame says).
+std::string close_event(const CloseReason& reason);
 
 // A command a JSON-protocol client sends after its login.
 struct Command {

@@ -243,6 +243,8 @@ boost::system::result<TokenClaims, TokenError> TokenVerifier::verify(
     const json::value* sub = payload->if_contains("sub");
     if (sub == nullptr || !sub->is_string() || uid_error(sub->as_string()))
         return TokenError::no_sub;
+    // Looked at last, so that a token with another fault is refused for that one.
+    if (settings_.require_exp && !claims.exp) return TokenError::no_exp;
     claims.sub.assign(sub->as_string());
     return claims;
 }

@@ -18,6 +18,7 @@ struct TokenSettings {
     std::string audience;             // checked when not empty
     std::string issuer;               // checked when not empty
     std::chrono::seconds leeway{30};  // clock skew allowed for exp and nbf
+    bool require_exp = false;         // refuse a token without exp (the server's default is on)
 };
 
 // What a verified token says.
@@ -39,6 +40,7 @@ enum class TokenError {
     wrong_audience,
     wrong_issuer,
     no_sub,
+    no_exp,  // a token without exp where one is required
 };
 std::string_view describe(TokenError error);
 

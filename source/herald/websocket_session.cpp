@@ -438,7 +438,9 @@ void WebSocketSession<Transport>::handle_command(std::string_view frame) {
         return context_.hub.close(connection_, close_reasons::token_refusal(claims.error()), true);
     if (claims->sub != connection_->uid())
         return context_.hub.close(connection_, close_reasons::refresh_for_another_sub, true);
-    connection_->set_token_expiry(claims->accepted_until.value_or(0));
+    // A token without exp (let in by --token-require-exp=false) keeps the expiry the connection
+    // has: a refresh may move it, but never lift it to "never".
+    if (claims->accepted_until) connection_->set_token_expiry(*claims->accepted_until);
 }
 
 template <typename Transport>

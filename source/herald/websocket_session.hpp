@@ -19,8 +19,8 @@
 
 namespace herald {
 
-// A connection that asked for a WebSocket and passed the checks of its upgrade request.
-// Transport: tcp::socket for ws://, TlsStream for wss://.
+// A connection that asked for a WebSocket (or an event stream: GET /sse) and passed the checks
+// of its request. Transport: tcp::socket for ws://, TlsStream for wss://.
 template <typename Transport>
 struct Upgrade {
     Transport transport;
@@ -31,6 +31,11 @@ struct Upgrade {
     // URL asked for (/ws?v=1): such a connection sends no login frame.
     std::optional<TokenClaims> authenticated;
     Protocol protocol = Protocol::seed;
+    // GET /sse: the connection becomes an event stream (sse_session.hpp), not a WebSocket. It is
+    // logged in already: `authenticated` holds the verified token's claims, or in dev mode the
+    // uid of its URL (no expiry); `since` is its Last-Event-ID.
+    bool event_stream = false;
+    std::optional<Since> since;
 };
 using PlainUpgrade = Upgrade<tcp::socket>;
 using TlsUpgrade = Upgrade<TlsStream>;

@@ -34,6 +34,7 @@ export const closeDecisions = Object.freeze({
   'wrong token audience': 'stop',
   'wrong token issuer': 'stop',
   'token has no valid sub': 'stop',
+  'token has no exp': 'stop',
   'token must be a non-empty string': 'stop',
   'refresh token is for another sub': 'stop',
   'login is not valid JSON': 'stop',
@@ -49,8 +50,10 @@ export const closeDecisions = Object.freeze({
   'since needs the JSON protocol ("v":1)': 'stop',
   'since needs a seq': 'stop',
   'since epoch must be a string': 'stop',
-  // The server (an operator, an admin API) disconnected this user on purpose.
-  disconnected: 'stop',
+  // The server (an operator, an admin API: POST /disconnect) disconnected this user on purpose:
+  // for good (a logout everywhere, a ban), or to log in again at once, with fresh claims.
+  disconnected: 'stop', // 1008
+  reconnect: 'reconnect', // 1012
 });
 
 // The decision for a close, as in closeDecisions.

@@ -3,7 +3,7 @@
 // test fails if the document lists an answer that no test produced.
 import Ajv2020 from "ajv/dist/2020.js";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -143,6 +143,54 @@ function upgrade(port, headers = {}, target = "/ws") {
     outgoing.on("error", reject);
     outgoing.end();
   });
+}
+
+// GET of an event stream: a 200 is read up to its first event (the welcome), then the
+// connection is dropped; any other answer is read whole.
+// With `keep`, a 200's connection stays open (answer.request.destroy() ends it).
+function openStream(port, target, headers = {}, { keep = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const outgoing = http.get({ host: "127.0.0.1", port, path: target, headers, timeout });
+    outgoing.on("timeout", () => outgoing.destroy(new Error("no answer in time")));
+    outgoing.on("error", reject);
+    outgoing.on("response", (response) => {
+      let body = "";
+      const answer = () => ({
+        status: response.statusCode,
+        contentType: response.headers["content-type"],
+        headers: response.headers,
+        body,
+        request: outgoing,
+      });
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => {
+        body += chunk;
+        if (response.statusCode === 200 && body.includes("\n\n")) {
+          resolve(answer());
+          if (!keep) outgoing.destroy();
+        }
+      });
+      response.on("end", () => resolve(answer()));
+    });
+  });
+}
+
+// A stream held open; retried (bounded) while the connection limits still count a connection
+// that an earlier test closed, which the server lets go in its own time.
+async function holdStream(port, target) {
+  for (let attempt = 0; attempt < 200; ++attempt) {
+    const answer = await openStream(port, target, {}, { keep: true });
+    if (answer.status === 200) return answer;
+  }
+  throw new Error(`no stream of ${target} within 200 attempts`);
+}
+
+// An HS256 token of the contract server's secret.
+function token(sub) {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const head = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ sub, exp })}`;
+  return `${head}.${createHmac("sha256", "contract-secret").update(head).digest("base64url")}`;
 }
 
 // ---- The servers: one with keys, tokens, origins and small limits; one with one connection;
@@ -403,6 +451,73 @@ test("/ws upgrades are refused with 403, 401, 429 and 503", async () => {
   }
 });
 
+// ---- /disconnect
+
+test("/disconnect closes a user's connections, with a key only", async () => {
+  const answer = await request(`${server.url}/disconnect`, {
+    method: "POST",
+    headers: withKey,
+    body: JSON.stringify({ uid: "nobody", reconnect: true }),
+  });
+  assert.equal(answer.status, 200);
+  check("/disconnect", "post", answer);
+  assert.deepEqual(JSON.parse(answer.body), { disconnected: 0 });
+  for (const body of ["{oops", "{}", JSON.stringify({ uid: "" }), JSON.stringify({ uid: "a", reconnect: 1 })]) {
+    const refused = await request(`${server.url}/disconnect`, { method: "POST", headers: withKey, body });
+    assert.equal(refused.status, 400, body);
+    check("/disconnect", "post", refused);
+  }
+  const noKey = await request(`${server.url}/disconnect`, { method: "POST", body: JSON.stringify({ uid: "a" }) });
+  assert.equal(noKey.status, 401);
+  check("/disconnect", "post", noKey);
+  const wrongMethod = await request(`${server.url}/disconnect`, { headers: withKey });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.allow, "POST");
+  check("/disconnect", "post", wrongMethod);
+});
+
+// ---- /sse
+
+test("/sse streams with a token, and refuses with 400, 401, 403, 405, 429 and 503", async () => {
+  const version = await openStream(server.port, `/sse?v=2&token=${token("x")}`);
+  assert.equal(version.status, 400);
+  check("/sse", "get", version);
+  const noToken = await openStream(server.port, "/sse?v=1&uid=x");
+  assert.equal(noToken.status, 401);
+  assert.equal(JSON.parse(noToken.body).error, "token required");
+  check("/sse", "get", noToken);
+  const origin = await openStream(server.port, `/sse?v=1&token=${token("x")}`, { Origin: "https://elsewhere.example" });
+  assert.equal(origin.status, 403);
+  check("/sse", "get", origin);
+  const wrongMethod = await request(`${server.url}/sse?v=1`, { method: "POST", body: "" });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.allow, "GET");
+  check("/sse", "get", wrongMethod);
+
+  // One stream per address (--max-connections-per-ip 1): the next one gets 429.
+  const stream = await holdStream(server.port, `/sse?v=1&token=${token("streamed")}`);
+  try {
+    check("/sse", "get", stream);
+    assert.equal(stream.contentType, "text/event-stream");
+    assert.equal(stream.headers["content-length"], undefined);
+    assert.equal(JSON.parse(stream.body.split("data: ")[1]).type, "welcome");
+    const second = await openStream(server.port, `/sse?v=1&token=${token("second")}`);
+    assert.equal(second.status, 429);
+    check("/sse", "get", second);
+  } finally {
+    stream.request.destroy();
+  }
+  // One connection in all on `single` (--max-connections 1): the next one gets 503.
+  const only = await holdStream(single.port, "/sse?v=1&uid=only");
+  try {
+    const refused = await openStream(single.port, "/sse?v=1&uid=refused");
+    assert.equal(refused.status, 503);
+    check("/sse", "get", refused);
+  } finally {
+    only.request.destroy();
+  }
+});
+
 // ---- Shutdown, then coverage
 
 test("/readyz says draining after SIGTERM while --drain-delay lasts, and /send still works", async () => {
@@ -426,7 +541,7 @@ test("every answer the document lists was produced by a test", () => {
   const missing = [];
   // Answers of a cluster whose Redis is unreachable (503 with Retry-After): a single node never
   // gives them, so no test here can produce them.
-  const optional = new Set(["get /send 503", "post /send 503", "get /presence 503"]);
+  const optional = new Set(["get /send 503", "post /send 503", "get /presence 503", "post /disconnect 503"]);
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       for (const status of Object.keys(operation.responses ?? {})) {

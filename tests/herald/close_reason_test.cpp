@@ -27,7 +27,7 @@ BOOST_AUTO_TEST_CASE(a_refused_token_closes_with_the_words_of_its_http_refusal) 
     for (TokenError error :
          {TokenError::malformed, TokenError::unsupported_algorithm, TokenError::bad_signature,
           TokenError::expired, TokenError::not_yet_valid, TokenError::wrong_audience,
-          TokenError::wrong_issuer, TokenError::no_sub}) {
+          TokenError::wrong_issuer, TokenError::no_sub, TokenError::no_exp}) {
         const CloseReason& reason = close_reasons::token_refusal(error);
         BOOST_TEST(reason.reason == describe(error));
         BOOST_TEST((reason.comeback ==
@@ -38,10 +38,11 @@ BOOST_AUTO_TEST_CASE(a_refused_token_closes_with_the_words_of_its_http_refusal) 
 BOOST_AUTO_TEST_CASE(closes_of_a_healthy_client_say_come_back_and_refusals_do_not) {
     for (const CloseReason* healthy :
          {&close_reasons::shutdown, &close_reasons::slow_consumer, &close_reasons::pong_timeout,
-          &close_reasons::try_again_later, &close_reasons::stream_reset})
+          &close_reasons::try_again_later, &close_reasons::stream_reset, &close_reasons::reconnect})
         BOOST_TEST((healthy->comeback == Comeback::now), healthy->reason);
     for (const CloseReason* refused : {&close_reasons::uid_missing, &close_reasons::token_required,
-                                       &close_reasons::token_signature})
+                                       &close_reasons::token_signature,
+                                       &close_reasons::token_no_exp, &close_reasons::disconnected})
         BOOST_TEST((refused->comeback == Comeback::never), refused->reason);
 }
 

@@ -227,6 +227,7 @@ BOOST_AUTO_TEST_CASE(every_setting_has_its_variable_named_after_the_flag) {
                                                     {"token-secret", "s"},
                                                     {"token-audience", "aud"},
                                                     {"token-issuer", "iss"},
+                                                    {"token-require-exp", "false"},
                                                     {"api-key", "k1,k2"},
                                                     {"allowed-origin", "https://a.example"},
                                                     {"no-web", "true"},
@@ -316,6 +317,8 @@ BOOST_AUTO_TEST_CASE(a_list_from_a_higher_source_replaces_the_lower_one) {
 BOOST_AUTO_TEST_CASE(booleans_are_true_or_false_in_flags_environment_and_file) {
     BOOST_TEST(parse({})->config.log_timestamps);
     BOOST_TEST(!parse({"--log-timestamps=false"})->config.log_timestamps);
+    BOOST_TEST(parse({})->config.token_require_exp);
+    BOOST_TEST(!parse({"--token-require-exp=false"})->config.token_require_exp);
     BOOST_TEST(parse({"--log-timestamps"})->config.log_timestamps);
     BOOST_TEST(parse({"--log-timestamps=true"}, {{"HERALD_LOG_TIMESTAMPS", "false"}})
                    ->config.log_timestamps);

@@ -69,6 +69,14 @@ BOOST_AUTO_TEST_CASE(a_resume_gets_what_came_after_its_seq_and_is_told_whether_t
                boost::test_tools::per_element());
     BOOST_TEST(!*other.position.recovered);
 
+    // A seq without an epoch: what is kept after it, but the client cannot prove which stream
+    // it counted in, so not recovered. Seq 0 without an epoch (everything) needs no proof.
+    Replay unproven = history.replay("r", Since{std::nullopt, 2}, start);
+    BOOST_TEST(seqs_of(unproven) == (std::vector<std::uint64_t>{3, 4}),
+               boost::test_tools::per_element());
+    BOOST_TEST(!*unproven.position.recovered);
+    BOOST_TEST(*history.replay("r", Since{std::nullopt, 0}, start).position.recovered);
+
     Replay plain = history.replay("r", std::nullopt, start);
     BOOST_TEST(plain.messages.empty());
     BOOST_TEST(!plain.position.recovered.has_value());

@@ -155,8 +155,9 @@ BOOST_AUTO_TEST_CASE(disconnects_are_counted_by_slug_with_the_peers_ends_beside_
     BOOST_TEST(disconnects("reset") == 2);
     BOOST_TEST(disconnects("write_error") == 1);
     // Shown at 0 before they happen, so that a rate over them works from the start.
-    for (const char* slug : {"shutdown", "pong_timeout", "token_expired", "inbound_rate",
-                             "bad_refresh", "stream_reset", "message_too_big", "protocol_error"})
+    for (const char* slug :
+         {"shutdown", "pong_timeout", "token_expired", "inbound_rate", "bad_refresh",
+          "stream_reset", "disconnected", "reconnect", "message_too_big", "protocol_error"})
         BOOST_TEST(disconnects(slug) == 0);
     // A login's refusals are no disconnect of a connection in service.
     BOOST_TEST(result.samples.count(R"(herald_disconnects_total{reason="bad_login"})") == 0u);
@@ -188,6 +189,8 @@ BOOST_AUTO_TEST_CASE(http_answers_are_counted_by_endpoint_name_and_code) {
     BOOST_TEST((endpoint_of("/demo/demo.js") == Endpoint::demo));
     BOOST_TEST((endpoint_of("/status/vendor/uPlot.min.css") == Endpoint::demo));
     BOOST_TEST((endpoint_of("/js/herald.js") == Endpoint::demo));
+    BOOST_TEST((endpoint_of("/disconnect") == Endpoint::disconnect));
+    BOOST_TEST((endpoint_of("/sse") == Endpoint::sse));
     BOOST_TEST((endpoint_of("/sendx") == Endpoint::other));
     BOOST_TEST((endpoint_of("") == Endpoint::other));
     BOOST_TEST((endpoint_of("/../etc/passwd") == Endpoint::other));

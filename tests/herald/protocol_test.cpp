@@ -43,6 +43,7 @@ BOOST_AUTO_TEST_CASE(bad_logins_are_refused_with_a_reason) {
         {"{\"uid\":\"" + std::string(129, 'a') + "\"}", "uid is longer than 128 bytes"},
         {R"({"uid":"a\nb"})", "uid has control characters"},
         {R"({"uid":"a\u0000b"})", "uid has control characters"},
+        {R"({"uid":"a\u0085b"})", "uid has control characters"},  // C1: NEL
         {R"({"uid":"a","v":2})", "unsupported protocol version"},
         {R"({"uid":"a","v":"1"})", "unsupported protocol version"},
     };
@@ -87,6 +88,15 @@ BOOST_AUTO_TEST_CASE(uid_limits_are_inclusive) {
     BOOST_TEST(!uid_error("用户-42").has_value());  // any UTF-8 text without control characters
     BOOST_TEST(uid_error("\xff\xfe").has_value());
     BOOST_TEST(uid_error("tab\there").has_value());
+    // C1 controls (U+0080 to U+009F) as well as ASCII ones; the letters around them are fine.
+    for (const char* c1 : {"a\xc2\x80",
+                           "\xc2\x85"
+                           "b",
+                           "a\xc2\x9f"
+                           "b"})
+        BOOST_TEST(uid_error(c1).value_or("") == "uid has control characters");
+    BOOST_TEST(!uid_error("\xc2\xa0nbsp").has_value());  // U+00A0 is no control
+    BOOST_TEST(!uid_error("caf\xc3\xa9").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(send_query_decodes_percent_and_plus) {
@@ -118,6 +128,10 @@ BOOST_AUTO_TEST_CASE(send_query_refuses_missing_or_bad_fields) {
     BOOST_TEST(parse_send_query("/send?uid=&message=x").error() == "uid is empty");
     BOOST_TEST(parse_send_query("/send?uid=1&message=%FF").error() == "message is not valid UTF-8");
     BOOST_TEST(parse_send_query("/send?uid=a%0Ab&message=x").error() ==
+               "uid has control characters");
+    BOOST_TEST(parse_send_query("/send?uid=a%C2%85b&message=x").error() ==
+               "uid has control characters");
+    BOOST_TEST(parse_send_body(R"({"uid":"a\u0090","message":"x"})").error() ==
                "uid has control characters");
     BOOST_TEST(parse_send_query("/send?uid=1&message=%zz").has_error());
 }

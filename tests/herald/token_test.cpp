@@ -41,6 +41,23 @@ BOOST_AUTO_TEST_CASE(a_minted_hs256_token_verifies_and_names_its_sub) {
     BOOST_TEST(*claims->exp == now + 60);
 }
 
+BOOST_AUTO_TEST_CASE(a_token_without_exp_is_refused_when_exp_is_required) {
+    TokenSettings strict{secret};
+    strict.require_exp = true;
+    auto v = verifier(strict);
+    BOOST_TEST((refusal(v, sign_token(hs256(), {{"sub", "u"}}, secret)) == TokenError::no_exp));
+    BOOST_TEST(describe(TokenError::no_exp) == "token has no exp");
+    // Another fault is told first.
+    BOOST_TEST((refusal(v, sign_token(hs256(), {{"name", "u"}}, secret)) == TokenError::no_sub));
+    BOOST_TEST(
+        v.verify(sign_token(hs256(), {{"sub", "u"}, {"exp", now + 60}}, secret), now).has_value());
+    // Allowed when not required: valid for ever.
+    auto lenient = verifier({secret});
+    auto claims = lenient.verify(sign_token(hs256(), {{"sub", "u"}}, secret), now);
+    BOOST_REQUIRE(claims.has_value());
+    BOOST_TEST(!claims->accepted_until.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(time_claims_are_checked_with_a_small_leeway) {
     auto v = verifier({secret});
     BOOST_TEST((refusal(v, sign_token(hs256(), {{"sub", "u"}, {"exp", now - 31}}, secret)) ==
@@ -90,6 +107,9 @@ BOOST_AUTO_TEST_CASE(forged_and_malformed_tokens_are_refused) {
     BOOST_TEST(
         (refusal(v, sign_token(hs256(), {{"user", "alice"}}, secret)) == TokenError::no_sub));
     BOOST_TEST((refusal(v, sign_token(hs256(), {{"sub", ""}}, secret)) == TokenError::no_sub));
+    // A sub with a C1 control character (U+0085) names no user, as one with an ASCII control.
+    BOOST_TEST(
+        (refusal(v, sign_token(hs256(), {{"sub", "a\xc2\x85"}}, secret)) == TokenError::no_sub));
 }
 
 BOOST_AUTO_TEST_CASE(alg_none_and_algorithms_not_configured_are_refused) {

@@ -1,4 +1,6 @@
 // The HTTP API against the real server: answers, errors and keep-alive.
+#include <array>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -372,5 +374,79 @@ BOOST_AUTO_TEST_CASE(presence_counts_a_users_connections_and_stats_name_the_node
         auto stats = co_await get_stats(server.endpoint());
         BOOST_TEST(stats.at("nodes") == 1);
         BOOST_TEST(stats.at("node").is_string());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_closes_every_connection_of_the_user_and_no_other) {
+    TestServer server;
+    run([&]() -> awaitable<void> {
+        auto phone = co_await WebSocketClient::login(server.endpoint(), "leaving", Protocol::json);
+        auto laptop = co_await WebSocketClient::login(server.endpoint(), "leaving", Protocol::json);
+        auto seed = co_await WebSocketClient::connect(server.endpoint());
+        co_await seed.send(R"({"uid":"leaving"})");
+        co_await send_until_delivered(server.endpoint(), "leaving", "probe", 3);
+        co_await seed.receive();
+        auto other = co_await WebSocketClient::login(server.endpoint(), "staying", Protocol::json);
+
+        auto answer = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                            R"({"uid":"leaving"})");
+        BOOST_TEST(answer.status == 200u);
+        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"disconnected":3})"));
+        // A named array, not a braced list: g++ 12 cannot keep one in a coroutine's frame.
+        const std::array<WebSocketClient*, 3> closed_ones{&phone, &laptop, &seed};
+        for (WebSocketClient* closed : closed_ones) {
+            auto reason = co_await closed->wait_for_close();
+            BOOST_TEST(reason.code == 1008);
+            BOOST_TEST(std::string(reason.reason.data(), reason.reason.size()) == "disconnected");
+        }
+        // "staying" is still served; a user without connections gives 0.
+        json::object hi{{"uid", "staying"}, {"message", "hi"}};
+        auto delivered = co_await post_send(server.endpoint(), hi);
+        BOOST_TEST(delivered.at("delivered") == 1);
+        auto none = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                          R"({"uid":"leaving"})");
+        BOOST_TEST(json::parse(none.body) == json::parse(R"({"disconnected":0})"));
+
+        auto again = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                           R"({"uid":"staying","reconnect":true})");
+        BOOST_TEST(json::parse(again.body) == json::parse(R"({"disconnected":1})"));
+        co_await other.receive();  // "hi", queued before: sent first
+        auto reason = co_await other.wait_for_close();
+        BOOST_TEST(reason.code == 1012);
+        BOOST_TEST(std::string(reason.reason.data(), reason.reason.size()) == "reconnect");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_refuses_a_request_without_a_good_uid) {
+    Config config = test_config();
+    config.api_keys = {"admin-key"};
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        http::fields key;
+        key.set(http::field::authorization, "Bearer admin-key");
+        const std::vector<std::pair<std::string, std::string>> bad{
+            {"not json", "body is not valid JSON"},
+            {"[]", "body must be a JSON object"},
+            {"{}", "uid is missing"},
+            {R"({"uid":7})", "uid must be a string"},
+            {R"({"uid":""})", "uid is empty"},
+            {R"({"uid":"a\u0085"})", "uid has control characters"},
+            {R"({"uid":"a","reconnect":"yes"})", "reconnect must be true or false"},
+        };
+        for (const auto& [body, error] : bad) {
+            auto answer = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                                body, key);
+            check_error(answer, 400, error);
+        }
+        auto keyless = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                             R"({"uid":"a"})");
+        check_error(keyless, 401, "a valid API key is required");
+        auto get =
+            co_await http_request(server.endpoint(), http::verb::get, "/disconnect", {}, key);
+        check_error(get, 405, "method not allowed");
+        BOOST_TEST(get.headers[http::field::allow] == "POST");
+        auto fine = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
+                                          R"({"uid":"a"})", key);
+        BOOST_TEST(fine.status == 200u);
     });
 }

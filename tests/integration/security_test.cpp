@@ -195,6 +195,41 @@ BOOST_AUTO_TEST_CASE(an_expired_token_closes_its_connection_unless_refreshed) {
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_token_without_exp_is_refused_unless_allowed_and_never_lifts_an_expiry) {
+    std::string forever = sign_token({{"alg", "HS256"}}, {{"sub", "eternal"}}, secret);
+    {
+        TestServer server(with_tokens());  // --token-require-exp is on by default
+        run([&]() -> awaitable<void> {
+            std::string reason = co_await refused_login(server.endpoint(), token_login(forever));
+            BOOST_TEST(reason == "token has no exp");
+            bool refused = false;
+            try {
+                http::fields bearer = header(http::field::authorization, "Bearer " + forever);
+                co_await WebSocketClient::connect(server.endpoint(), "/ws?v=1", bearer);
+            } catch (const std::exception&) {
+                refused = true;  // 401 instead of 101
+            }
+            BOOST_TEST(refused);
+        });
+    }
+    Config config = with_tokens();
+    config.token_require_exp = false;
+    TestServer server(config);
+    run([&]() -> awaitable<void> {
+        auto eternal = co_await logged_in(server.endpoint(), forever);
+        co_await check_delivery(server.endpoint(), eternal, "eternal");
+        // A connection whose token ends in about a second refreshes with one without exp: its
+        // expiry stays, and it is closed all the same.
+        std::string ending = mint_hs256_token(secret, "eternal", 1s, seconds_since_epoch() - 30);
+        auto lapsing = co_await logged_in(server.endpoint(), ending);
+        std::string refresh =
+            json::serialize(json::object{{"type", "refresh"}, {"token", forever}});
+        co_await lapsing.send(refresh);
+        auto reason = co_await lapsing.wait_for_close();
+        BOOST_TEST(std::string_view(reason.reason.data(), reason.reason.size()) == "token expired");
+    });
+}
+
 BOOST_AUTO_TEST_CASE(api_keys_guard_publishing_and_stats_but_not_health) {
     Config config = test_config();
     config.api_keys = {"publisher-key"};

@@ -523,3 +523,56 @@ describe('close table', () => {
     assert.deepEqual(closes[0], { code: 1009, reason: '', reconnect: true });
   });
 });
+
+describe('POST /disconnect', () => {
+  // POST /disconnect {"uid":U[,"reconnect":true]}; resolves with the answer.
+  async function disconnect(server, body) {
+    const response = await fetch(`${server.http}/disconnect`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10000),
+    });
+    assert.equal(response.status, 200);
+    return response.json();
+  }
+
+  test('"disconnected" stops the client: it does not come back', async (t) => {
+    const server = await startHerald();
+    t.after(() => server.stop());
+    const watched = watchedWebSocket();
+    const client = new HeraldClient(server.ws, { uid: 'banned' }, { WebSocket: watched.WebSocket, minReconnectDelay: 10 });
+    const welcomed = nextEvent(client, 'welcome');
+    client.connect();
+    t.after(() => client.disconnect());
+    await welcomed;
+    const closed = nextEvent(client, 'disconnected');
+    assert.deepEqual(await disconnect(server, { uid: 'banned' }), { disconnected: 1 });
+    assert.deepEqual(await closed, { code: 1008, reason: 'disconnected', reconnect: false });
+    assert.equal(client.state, 'disconnected');
+    // Nobody is left to deliver to, and no second connection was opened meanwhile.
+    assert.equal((await publish(server, 'banned', 'anyone there?')).delivered, 0);
+    assert.equal(watched.sockets.length, 1);
+  });
+
+  test('"reconnect" brings the client back at once, resumed without a gap', async (t) => {
+    const server = await startHerald();
+    t.after(() => server.stop());
+    const client = new HeraldClient(server.ws, { uid: 'relogin' }, { WebSocket, minReconnectDelay: 10 });
+    const events = record(client);
+    const welcomed = nextEvent(client, 'welcome');
+    client.connect();
+    t.after(() => client.disconnect());
+    await welcomed;
+    await publish(server, 'relogin', 'before');
+    await until(client, ['message'], () => seqs(events).length === 1, 10000, 'the first message');
+    const closed = nextEvent(client, 'disconnected');
+    const back = nextEvent(client, 'welcome');
+    assert.deepEqual(await disconnect(server, { uid: 'relogin', reconnect: true }), { disconnected: 1 });
+    assert.deepEqual(await closed, { code: 1012, reason: 'reconnect', reconnect: true });
+    assert.equal((await back).recovered, true);
+    await publish(server, 'relogin', 'after');
+    await until(client, ['message'], () => seqs(events).length === 2, 10000, 'the second message');
+    assert.deepEqual(seqs(events), [1, 2]);
+  });
+});

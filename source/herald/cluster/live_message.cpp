@@ -104,6 +104,41 @@ std::string encode_live_message(const LiveMessage& message) {
     return payload;
 }
 
+namespace {
+constexpr std::string_view disconnect_action = "disconnect";
+constexpr std::string_view reconnect_action = "reconnect";
+}  // namespace
+
+std::string encode_control_message(ControlAction action) {
+    std::string payload(control_message_version);
+    payload.push_back('\n');
+    payload.append(action == ControlAction::reconnect ? reconnect_action : disconnect_action);
+    return payload;
+}
+
+bool is_control_message(std::string_view payload) {
+    return payload.size() > control_message_version.size() &&
+           payload.starts_with(control_message_version) &&
+           payload[control_message_version.size()] == '\n';
+}
+
+boost::system::result<ControlMessage, std::string> decode_control_message(
+    std::string_view channel, std::string_view payload) {
+    ControlMessage message;
+    auto uid = uid_of_channel(channel);
+    if (!uid) return Refusal{"not a user's channel"};
+    message.uid = std::move(*uid);
+    if (!is_control_message(payload)) return Refusal{"unknown payload version"};
+    std::string_view action = payload.substr(control_message_version.size() + 1);
+    if (action == disconnect_action)
+        message.action = ControlAction::disconnect;
+    else if (action == reconnect_action)
+        message.action = ControlAction::reconnect;
+    else
+        return Refusal{"unknown control action"};
+    return message;
+}
+
 boost::system::result<LiveMessage, std::string> decode_live_message(std::string_view channel,
                                                                     std::string_view payload) {
     LiveMessage message;

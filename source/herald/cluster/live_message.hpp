@@ -45,6 +45,29 @@ boost::system::result<MessageBodyPtr, std::string> decode_body(std::string_view 
 
 std::string encode_live_message(const LiveMessage& message);
 
+// A command for every node that holds connections of a user, sent on the user's channel:
+//
+//     herald-control1\n<action>
+//
+// Its version line is not a message's, so it can never be taken for one: a node that knows only
+// messages refuses it as an unknown payload version, and delivers nothing.
+enum class ControlAction : std::uint8_t {
+    disconnect,  // close the user's connections with 1008 "disconnected"
+    reconnect,   // close them with 1012 "reconnect"
+};
+struct ControlMessage {
+    std::string uid;
+    ControlAction action = ControlAction::disconnect;
+};
+inline constexpr std::string_view control_message_version = "herald-control1";
+
+std::string encode_control_message(ControlAction action);
+// Whether `payload` is a control message (its version line), rather than a live message.
+bool is_control_message(std::string_view payload);
+// Refused with why when the channel is not a user's or the action is unknown.
+boost::system::result<ControlMessage, std::string> decode_control_message(std::string_view channel,
+                                                                          std::string_view payload);
+
 // The message in `payload`, received on `channel` (which names its user). Refused with why
 // (never quoting the body) when the channel is not a user's or anything in the payload is
 // malformed: the version, a field, or the body.

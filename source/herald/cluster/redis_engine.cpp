@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 
 #include "herald/actor.hpp"
+#include "herald/cluster/store_error.hpp"
 #include "herald/log.hpp"
 #include "herald/redis/error.hpp"
 #include "herald/redis/url.hpp"
@@ -222,6 +223,18 @@ void RedisEngine::on_message(std::size_t subscriber, std::string_view channel,
         probes_seen_[subscriber].store(round, std::memory_order_relaxed);
         return;
     }
+    if (is_control_message(payload)) {
+        auto control = decode_control_message(channel, payload);
+        if (!control) {
+            log_warn("redis_unreadable_message",
+                     {{"channel", channel}, {"error", control.error()}});
+            return;
+        }
+        asio::post(hub_.strand(), [this, control = std::move(*control)] {
+            hub_.close_user(control.uid, control.action == ControlAction::reconnect);
+        });
+        return;
+    }
     auto message = decode_live_message(channel, payload);
     if (!message) {
         // Not Herald's format: someone else publishes on Herald's channels. Never delivered.
@@ -313,6 +326,25 @@ awaitable<boost::system::result<std::size_t>> RedisEngine::presence(std::string 
     if (!prepared_.load(std::memory_order_acquire))
         co_return unavailable<std::size_t>(make_error_code(redis::RedisError::not_connected));
     co_return co_await store_.presence(uid);
+}
+
+// The user's presence first (the connections it has when the command goes out), then the
+// command on the user's channel: every node subscribed to it (each one that holds connections
+// of the user) closes them when it arrives, this one included.
+awaitable<boost::system::result<std::size_t>> RedisEngine::disconnect(std::string uid,
+                                                                      bool reconnect) {
+    if (!prepared_.load(std::memory_order_acquire))
+        co_return unavailable<std::size_t>(make_error_code(redis::RedisError::not_connected));
+    auto connections = co_await store_.presence(uid);
+    if (!connections) co_return unavailable<std::size_t>(connections.error());
+    std::string payload =
+        encode_control_message(reconnect ? ControlAction::reconnect : ControlAction::disconnect);
+    redis::Command command{"PUBLISH", StreamStore::channel_of(uid), payload};
+    auto published = co_await commands_.exec(std::move(command));
+    if (!published) co_return unavailable<std::size_t>(published.error());
+    if (published->is_error())
+        co_return unavailable<std::size_t>(make_error_code(StoreError::redis_refused));
+    co_return *connections;
 }
 
 awaitable<EngineStats> RedisEngine::stats() {

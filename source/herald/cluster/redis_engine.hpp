@@ -59,6 +59,8 @@ class RedisEngine final : public Engine, private HubObserver {
     awaitable<boost::system::result<Joined>> join(std::shared_ptr<Connection> connection,
                                                   std::optional<Since> since) override;
     awaitable<boost::system::result<std::size_t>> presence(std::string uid) override;
+    awaitable<boost::system::result<std::size_t>> disconnect(std::string uid,
+                                                             bool reconnect) override;
     bool ready() const override;
     awaitable<EngineStats> stats() override;
 

@@ -89,12 +89,13 @@ boost::system::result<PublishOutcome> publish_outcome(const Reply& reply) {
     return outcome;
 }
 
-boost::system::result<StreamRead> stream_read(const Reply& reply,
-                                              const std::optional<Since>& since) {
+namespace {
+
+// A read's position and messages; `evicted` is the last seq evicted (by count or age).
+boost::system::result<StreamRead> parse_read(const Reply& reply, std::uint64_t& evicted) {
     if (reply.is_error()) return make_error_code(StoreError::redis_refused);
     if (!is_array(reply, 4)) return bad_reply;
     StreamRead read;
-    std::uint64_t evicted = 0;
     const Reply& entries = reply.elements[3];
     if (!epoch_of(reply.elements[0], read.position.epoch) ||
         !unsigned_of(reply.elements[1], read.position.seq) ||
@@ -113,9 +114,27 @@ boost::system::result<StreamRead> stream_read(const Reply& reply,
         previous = message->seq;
         read.messages.push_back(std::move(*message));
     }
-    if (since)
-        read.position.recovered =
-            recovered(*since, read.position.epoch, read.position.seq, evicted);
+    return read;
+}
+
+void set_recovered(StreamRead& read, const Since& since, std::uint64_t evicted) {
+    read.position.recovered = recovered(since, read.position.epoch, read.position.seq, evicted);
+}
+
+}  // namespace
+
+boost::system::result<StreamRead> stream_read(const Reply& reply,
+                                              const std::optional<Since>& since) {
+    std::uint64_t evicted = 0;
+    auto read = parse_read(reply, evicted);
+    if (read && since) set_recovered(*read, *since, evicted);
+    return read;
+}
+
+boost::system::result<StreamRead> stream_read_after(const Reply& reply, std::uint64_t seq) {
+    std::uint64_t evicted = 0;
+    auto read = parse_read(reply, evicted);
+    if (read) set_recovered(*read, Since{read->position.epoch, seq}, evicted);
     return read;
 }
 
@@ -135,7 +154,10 @@ boost::system::result<void> done_reply(const Reply& reply) {
 bool recovered(const Since& since, std::string_view epoch, std::uint64_t last_seq,
                std::uint64_t evicted) {
     bool same_stream = !since.epoch || *since.epoch == epoch;
-    return same_stream && since.seq <= last_seq && since.seq >= evicted;
+    // A seq without an epoch cannot prove which stream it counts in (seq 0, everything kept,
+    // needs no proof): what is kept after it is read, but not as a recovery.
+    bool proven = since.epoch || since.seq == 0;
+    return same_stream && proven && since.seq <= last_seq && since.seq >= evicted;
 }
 
 std::optional<std::string> run_id_of(std::string_view info) {

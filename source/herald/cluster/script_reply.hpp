@@ -25,6 +25,10 @@ boost::system::result<PublishOutcome> publish_outcome(const redis::Reply& reply)
 boost::system::result<StreamRead> stream_read(const redis::Reply& reply,
                                               const std::optional<Since>& since);
 
+// read for read_after: the node's own `seq`, which counts in whatever epoch the stream now has
+// (the node follows the stream), so position.recovered is judged as for that epoch.
+boost::system::result<StreamRead> stream_read_after(const redis::Reply& reply, std::uint64_t seq);
+
 // presence and heartbeat: a count.
 boost::system::result<std::size_t> count_reply(const redis::Reply& reply);
 
@@ -32,9 +36,10 @@ boost::system::result<std::size_t> count_reply(const redis::Reply& reply);
 boost::system::result<void> done_reply(const redis::Reply& reply);
 
 // History::replay's rule: whether the messages after `since` that the stream still keeps are
-// all that was missed. The same stream (the same epoch, or none given), a seq it has reached,
-// and nothing evicted after since.seq: a message collapsed by a newer one with its key was not
-// missed, the newer one replaces it.
+// all that was missed. The same stream (the same epoch; or none given with seq 0: a seq > 0
+// without an epoch cannot prove which stream it counts in), a seq it has reached, and nothing
+// evicted after since.seq: a message collapsed by a newer one with its key was not missed, the
+// newer one replaces it.
 bool recovered(const Since& since, std::string_view epoch, std::uint64_t last_seq,
                std::uint64_t evicted);
 

@@ -256,7 +256,7 @@ awaitable<boost::system::result<std::vector<StreamRead>>> StreamStore::read_afte
     reads.reserve(replies->size());
     for (std::size_t i = 0; i < replies->size(); ++i) {
         const Reply& reply = (*replies)[i];
-        auto read = stream_read(reply, Since{std::nullopt, users[i].second});
+        auto read = stream_read_after(reply, users[i].second);
         note(script(ScriptId::read).name, reply, read ? error_code() : read.error());
         if (!read) co_return read.error();
         reads.push_back(std::move(*read));

@@ -104,7 +104,7 @@ class StreamStore {
     // For each (uid, seq): the kept messages after seq in the user's stream as it now is, and
     // where it stands (the epoch may have changed: then the messages are of the new epoch), for
     // gap filling and catching up after a reconnect. position.recovered says whether nothing
-    // after seq is missing (as a read with Since{no epoch, seq} would). One round trip.
+    // after seq is missing (as a read with Since{its epoch now, seq} would). One round trip.
     awaitable<boost::system::result<std::vector<StreamRead>>> read_after(
         std::vector<std::pair<std::string, std::uint64_t>> users);
 

@@ -113,7 +113,9 @@ BOOST_AUTO_TEST_CASE(recovery_follows_the_single_nodes_rule) {
     BOOST_TEST(!recovered(Since{"e1", 2}, "e1", 5, 3));  // 3 was evicted
     BOOST_TEST(!recovered(Since{"e1", 6}, "e1", 5, 3));  // beyond the stream
     BOOST_TEST(!recovered(Since{"e0", 3}, "e1", 5, 3));  // another epoch
-    BOOST_TEST(recovered(Since{std::nullopt, 3}, "e1", 5, 3));
+    // A seq without an epoch cannot prove its stream: not recovered, but seq 0 needs no proof.
+    BOOST_TEST(!recovered(Since{std::nullopt, 3}, "e1", 5, 3));
+    BOOST_TEST(recovered(Since{std::nullopt, 0}, "e1", 5, 0));
     BOOST_TEST(!recovered(Since{std::nullopt, 0}, "e1", 5, 3));
     // Nothing kept: only a client that has everything has missed nothing.
     // A hole that a newer message with the same key left is no loss.

@@ -1,6 +1,8 @@
 // Several Herald nodes on one real Redis behave as one: a publish on any node reaches the user's
 // connections on every node, a client resumes on another node with no gap and no duplicate, and
 // a retry with the same Idempotency-Key publishes once.
+#include <array>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "support/cluster.hpp"
+#include "support/event_stream.hpp"
 
 using namespace herald;
 using namespace herald::test;
@@ -182,6 +185,86 @@ BOOST_AUTO_TEST_CASE(a_retry_with_the_same_idempotency_key_on_another_node_publi
         BOOST_REQUIRE(got);
         BOOST_TEST(reader.messages()[0].data == "shipped");
         BOOST_TEST(reader.messages()[1].data == "next");  // no second "shipped" in between
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cluster_push_features)
+
+BOOST_AUTO_TEST_CASE(disconnect_on_one_node_closes_the_users_connections_on_every_node) {
+    TestCluster cluster({.nodes = 3});
+    run([&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < cluster.size(); ++i)
+            co_await wait_until_serving(cluster.node(i));
+        StreamReader on_a("banned"), on_b("banned"), on_c("banned"), other("kept");
+        bool joined = co_await on_a.join(cluster.node(0));
+        joined = co_await on_b.join(cluster.node(1)) && joined;
+        joined = co_await on_c.join(cluster.node(2)) && joined;
+        joined = co_await other.join(cluster.node(2)) && joined;
+        BOOST_REQUIRE(joined);
+
+        // Asked of node A: the answer is the user's presence across the cluster at the time.
+        auto answer = co_await client::http_request(cluster.node(0), http::verb::post,
+                                                    "/disconnect", R"({"uid":"banned"})");
+        BOOST_TEST(answer.status == 200u);
+        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"disconnected":3})"));
+        // A named array, not a braced list: g++ 12 cannot keep one in a coroutine's frame.
+        const std::array<StreamReader*, 3> banned{&on_a, &on_b, &on_c};
+        for (StreamReader* reader : banned) {
+            bool closed = co_await reader->read_until_closed();
+            BOOST_REQUIRE(closed);
+            BOOST_TEST((reader->closes() == std::vector<std::string>{"1008 disconnected"}),
+                       boost::test_tools::per_element());
+        }
+        // Another user on the same node is not touched.
+        co_await publish_seq(cluster.node(1), "kept", json::value("still here"));
+        bool got = co_await other.read(1);
+        BOOST_TEST(got);
+
+        // With reconnect: 1012, and a client that comes back resumes with no gap.
+        StreamReader relogin("relogin");
+        bool relogin_joined = co_await relogin.join(cluster.node(1));
+        BOOST_REQUIRE(relogin_joined);
+        co_await publish_seq(cluster.node(0), "relogin", json::value(1));
+        bool first = co_await relogin.read(1);
+        BOOST_REQUIRE(first);
+        auto again = co_await client::http_request(cluster.node(2), http::verb::post, "/disconnect",
+                                                   R"({"uid":"relogin","reconnect":true})");
+        BOOST_TEST(json::parse(again.body) == json::parse(R"({"disconnected":1})"));
+        bool reconnected = co_await relogin.read_until_closed();
+        BOOST_REQUIRE(reconnected);
+        BOOST_TEST((relogin.closes() == std::vector<std::string>{"1012 reconnect"}),
+                   boost::test_tools::per_element());
+        bool back = co_await relogin.join(cluster.node(2));
+        BOOST_REQUIRE(back);
+        BOOST_TEST((relogin.recoveries().back() == std::optional<bool>(true)));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_message_published_on_another_node_reaches_an_event_stream) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        auto stream = co_await EventStreamClient::open(cluster.node(1), "/sse?v=1&uid=streamed");
+        BOOST_REQUIRE_EQUAL(stream.status(), 200u);
+        auto welcome = co_await stream.next();
+        BOOST_REQUIRE(welcome.has_value());
+        std::string epoch(welcome->json().at("epoch").as_string());
+        auto seq = co_await publish_seq(cluster.node(0), "streamed", json::parse(R"({"n":1})"));
+        auto message = co_await stream.next();
+        BOOST_REQUIRE(message.has_value());
+        BOOST_TEST(message->json().at("data") == json::parse(R"({"n":1})"));
+        BOOST_TEST((message->id == epoch + ":" + std::to_string(seq)));
+        // And /disconnect on the other node ends it with its close event.
+        auto answer = co_await client::http_request(cluster.node(0), http::verb::post,
+                                                    "/disconnect", R"({"uid":"streamed"})");
+        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"disconnected":1})"));
+        auto rest = co_await stream.rest();
+        BOOST_REQUIRE(!rest.empty());
+        BOOST_TEST(rest.back().json() ==
+                   json::parse(R"({"type":"close","code":1008,"reason":"disconnected"})"));
     });
 }
 
