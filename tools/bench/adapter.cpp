@@ -12,6 +12,7 @@ namespace herald::bench {
 Adapter::Adapter(const CommonOptions& options)
     : kind_(options.adapter),
       host_(options.host + ":" + std::to_string(options.port)),
+      publish_host_(options.host + ":" + std::to_string(options.publisher().port())),
       ws_path_(options.ws_path),
       send_path_(options.send_path),
       sub_prefix_(options.sub_prefix),
@@ -38,7 +39,7 @@ void Adapter::append_publish(std::string& out, std::string_view uid,
         out += pub_prefix_;
         out += client::url_encode(uid);
         out += " HTTP/1.1\r\nHost: ";
-        out += host_;
+        out += publish_host_;
         out += "\r\nContent-Type: text/plain\r\nContent-Length: ";
         out.append(length, end);
         out += "\r\n\r\n";
@@ -52,7 +53,7 @@ void Adapter::append_publish(std::string& out, std::string_view uid,
     out += "&message=";
     out += client::url_encode(message);
     out += " HTTP/1.1\r\nHost: ";
-    out += host_;
+    out += publish_host_;
     out += "\r\n\r\n";
 }
 

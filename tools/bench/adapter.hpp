@@ -32,7 +32,8 @@ class Adapter {
 
   private:
     AdapterKind kind_;
-    std::string host_;  // "127.0.0.1:8181", for Host headers
+    std::string host_;          // "127.0.0.1:8181", for the WebSocket handshake's Host header
+    std::string publish_host_;  // the same for publishes (--publish-port)
     std::string ws_path_, send_path_, sub_prefix_, pub_prefix_;
 };
 

@@ -17,7 +17,7 @@ namespace {
 // Flags are read as text and converted here, so that durations take units and errors name
 // the flag.
 struct Text {
-    std::string host, port, pid, adapter, dial_timeout, max_time;
+    std::string host, port, publish_port, pid, adapter, dial_timeout, max_time, ports;
     std::string settle, hold, dial_budget, duration, drain, round_timeout;
     std::string soak_duration, sample, warmup, lead, grace;
 };
@@ -28,6 +28,8 @@ po::options_description common_flags(CommonOptions& common, Text& text) {
         "host", po::value(&text.host)->default_value("127.0.0.1"),
         "server address (loopback only)")("port", po::value(&text.port)->default_value("8181"),
                                           "server port")(
+        "publish-port", po::value(&text.publish_port),
+        "send publishes and probes to this port instead (another node of a cluster)")(
         "pid", po::value(&text.pid), "server PID(s), comma-separated; descendants are included")(
         "adapter", po::value(&text.adapter)->default_value("seed"), "seed or nchan")(
         "label", po::value(&common.label), "server name in the report (default adapter@port)")(
@@ -66,6 +68,17 @@ po::options_description conns_flags(ConnsOptions& conns, Text& text) {
         "stop dialing after this long")("max-fail", po::value(&conns.max_fail)->default_value(200),
                                         "stop dialing after this many failures, all together")(
         "no-spread", "dial every connection from 127.0.0.1");
+    return flags;
+}
+
+po::options_description scale_flags(Text& text) {
+    po::options_description flags(
+        "scale: conns over the nodes of a cluster, every connection probed through another node");
+    flags.add_options()("ports", po::value(&text.ports),
+                        "the nodes' ports, comma-separated (default --port); worker i dials the "
+                        "node i % n and probes through the next one; the first n PIDs of --pid "
+                        "are the nodes', in this order (any after them, e.g. redis-server, count "
+                        "in the totals only)");
     return flags;
 }
 
@@ -132,6 +145,8 @@ po::options_description report_flags(ReportOptions& report) {
         "server the ratios are about")(
         "floor", po::value(&report.floor)->default_value("floor"),
         "label of herald-floor's runs: shown beside the others, never counted as a peer")(
+        "cluster", po::value(&report.cluster)->default_value("herald-cluster"),
+        "label of the cluster's runs: compared with the baseline, never counted as a peer")(
         "input", po::value(&report.inputs)->multitoken(), ".jsonl result files");
     return flags;
 }
@@ -142,6 +157,14 @@ boost::system::result<Duration, std::string> duration(const std::string& value, 
     return *parsed;
 }
 
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+    unsigned port = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (error != std::errc{} || end != text.data() + text.size() || port == 0 || port > 65535)
+        return std::nullopt;
+    return static_cast<std::uint16_t>(port);
+}
+
 std::optional<std::string> finish_common(CommonOptions& common, const Text& text) {
     std::string host = text.host == "localhost" ? "127.0.0.1" : text.host;
     error_code error;
@@ -149,11 +172,14 @@ std::optional<std::string> finish_common(CommonOptions& common, const Text& text
     if (error) return "--host must be an IP address, got '" + text.host + "'";
     if (!address.is_loopback()) return "refusing non-loopback target " + host;
     common.host = host;
-    unsigned port = 0;
-    auto [end, port_error] =
-        std::from_chars(text.port.data(), text.port.data() + text.port.size(), port);
-    if (port_error != std::errc{} || port == 0 || port > 65535) return "--port: bad port";
-    common.port = static_cast<std::uint16_t>(port);
+    auto port = parse_port(text.port);
+    if (!port) return "--port: bad port";
+    common.port = *port;
+    if (!text.publish_port.empty()) {
+        auto publish_port = parse_port(text.publish_port);
+        if (!publish_port) return "--publish-port: bad port";
+        common.publish_port = *publish_port;
+    }
     if (text.adapter == "seed") {
         common.adapter = AdapterKind::seed;
     } else if (text.adapter == "nchan") {
@@ -203,8 +229,12 @@ tcp::endpoint CommonOptions::server() const {
     return {asio::ip::make_address(host), port};
 }
 
+tcp::endpoint CommonOptions::publisher() const {
+    return {asio::ip::make_address(host), publish_port ? publish_port : port};
+}
+
 std::string usage() {
-    return "usage: herald-bench conns|fanout|latency|multicast|soak [options]\n"
+    return "usage: herald-bench conns|scale|fanout|latency|multicast|soak [options]\n"
            "       herald-bench report [--output FILE] [--command TEXT] FILE.jsonl...\n"
            "Run 'herald-bench COMMAND --help' for the options of a command.\n";
 }
@@ -222,16 +252,18 @@ boost::system::result<Invocation, std::string> parse_invocation(int argc, char**
         positional.add("input", -1);
     } else {
         flags.add(common_flags(invocation.common, text));
-        if (command == "conns")
+        if (command == "conns" || command == "scale") {
             flags.add(conns_flags(invocation.conns, text));
-        else if (command == "fanout" || command == "latency")
+            if (command == "scale") flags.add(scale_flags(text));
+        } else if (command == "fanout" || command == "latency") {
             flags.add(publish_flags(invocation.publish, text, command == "latency"));
-        else if (command == "multicast")
+        } else if (command == "multicast") {
             flags.add(multicast_flags(invocation.multicast, text));
-        else if (command == "soak")
+        } else if (command == "soak") {
             flags.add(soak_flags(invocation.soak, text));
-        else
+        } else {
             return failure("unknown command '" + command + "'\n" + usage());
+        }
     }
     po::variables_map values;
     try {
@@ -280,7 +312,27 @@ boost::system::result<Invocation, std::string> parse_invocation(int argc, char**
         if (!parsed) return failure(parsed.error());
         flag.target = *parsed;
     }
-    if (command == "conns") invocation.conns.spread_sources = values.count("no-spread") == 0;
+    if (command == "conns" || command == "scale")
+        invocation.conns.spread_sources = values.count("no-spread") == 0;
+    if (command == "scale") {
+        ConnsOptions& conns = invocation.conns;
+        std::istringstream ports(text.ports.empty() ? text.port : text.ports);
+        for (std::string port; std::getline(ports, port, ',');) {
+            auto parsed = parse_port(port);
+            if (!parsed) return failure("--ports: bad port '" + port + "'");
+            conns.ports.push_back(*parsed);
+        }
+        if (conns.ports.empty()) return failure("--ports: no port");
+        invocation.common.port = conns.ports.front();
+        if (invocation.common.publish_port)
+            return failure("scale probes through the next node of --ports, not --publish-port");
+        // Every connection unless a sample was asked for.
+        conns.verify_all = values["verify"].defaulted();
+        if (!invocation.common.pids.empty() && invocation.common.pids.size() < conns.ports.size())
+            return failure("scale: --pid needs a PID for each port of --ports, in their order");
+    }
+    if (command == "soak" && invocation.common.publish_port)
+        return failure("soak publishes to the node it samples: no --publish-port");
     if (command == "fanout") invocation.publish.rate = 0;  // closed loop
     if (invocation.conns.connections < 1 || invocation.publish.users < 1 ||
         invocation.multicast.users < 1 || invocation.publish.concurrency < 1)

@@ -21,6 +21,9 @@ enum class AdapterKind { seed, nchan };
 struct CommonOptions {
     std::string host = "127.0.0.1";  // loopback only: this is a load generator
     std::uint16_t port = 8181;
+    // Publishes (and probes) go to this port instead: another node of a cluster, so that what
+    // is published crosses Redis on its way to the subscribers. 0: `port`.
+    std::uint16_t publish_port = 0;
     std::vector<int> pids;  // the server's processes, for /proc sampling (descendants included)
     AdapterKind adapter = AdapterKind::seed;
     std::string label;  // the server's name in the report
@@ -37,6 +40,7 @@ struct CommonOptions {
     std::string uid_prefix;                        // random per run when empty
 
     tcp::endpoint server() const;
+    tcp::endpoint publisher() const;  // where publishes go: publish_port, or port
     const char* adapter_name() const { return adapter == AdapterKind::seed ? "seed" : "nchan"; }
 };
 
@@ -50,6 +54,10 @@ struct ConnsOptions {
     Duration dial_budget = std::chrono::seconds(120);
     int max_fail = 200;  // stop dialing after this many failures (a server out of descriptors)
     bool spread_sources = true;  // worker i dials from 127.0.0.(2+i)
+    // scale: the nodes' ports (worker i dials ports[i % n]; the first n PIDs of --pid are the
+    // nodes', in this order), and every connection is probed, through the next node.
+    std::vector<std::uint16_t> ports;
+    bool verify_all = false;
 };
 
 struct PublishOptions {
@@ -90,16 +98,17 @@ struct SoakOptions {
 };
 
 struct ReportOptions {
-    std::vector<std::string> inputs;  // .jsonl files
-    std::string output;               // markdown; stdout when empty
-    std::string command;              // the command line that produced the results
-    std::string settings;             // free text: sizes, pinning (one line each)
-    std::string baseline = "herald";  // the server the ratios are about
-    std::string floor = "floor";      // the reference server (herald-floor): not a peer
+    std::vector<std::string> inputs;         // .jsonl files
+    std::string output;                      // markdown; stdout when empty
+    std::string command;                     // the command line that produced the results
+    std::string settings;                    // free text: sizes, pinning (one line each)
+    std::string baseline = "herald";         // the server the ratios are about
+    std::string floor = "floor";             // the reference server (herald-floor): not a peer
+    std::string cluster = "herald-cluster";  // the baseline's nodes sharing a Redis: not a peer
 };
 
 struct Invocation {
-    std::string command;  // conns, fanout, latency, multicast, soak or report
+    std::string command;  // conns, scale, fanout, latency, multicast, soak or report
     bool help = false;
     std::string help_text;
     CommonOptions common;

@@ -1,6 +1,7 @@
 // report: the markdown of docs/benchmarks.md from the JSON lines the scenarios append. One table
 // per scenario with a column per server (median over runs), the ratios baseline / peer, the
-// issue's targets next to the measured figures, and the runs that lost or failed something.
+// issue's targets next to the measured figures, the cluster (the baseline's nodes sharing a
+// Redis) beside one node, the scale test, and the runs that lost or failed something.
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -238,7 +239,8 @@ class Report {
         std::stable_sort(
             sections_.begin(), sections_.end(), [](const Section& a, const Section& b) {
                 auto rank = [](const Section& s) {
-                    static const char* order[] = {"conns", "fanout", "latency", "multicast"};
+                    static const char* order[] = {"conns", "fanout", "latency", "multicast",
+                                                  "scale"};
                     int index = int(std::find(std::begin(order), std::end(order), s.scenario) -
                                     std::begin(order));
                     return std::make_tuple(s.setting, index, s.target);
@@ -246,7 +248,9 @@ class Report {
                 return rank(a) < rank(b);
             });
         for (const auto& server : servers_)
-            if (server != options_.baseline && server != options_.floor) peers_.push_back(server);
+            if (server != options_.baseline && server != options_.floor &&
+                server != options_.cluster)
+                peers_.push_back(server);
         has_floor_ = std::find(servers_.begin(), servers_.end(), options_.floor) != servers_.end();
     }
 
@@ -254,8 +258,10 @@ class Report {
         header(out);
         targets(out);
         for (const Section& section : sections_)
-            table(out, section);
+            if (section.scenario != "scale") table(out, section);
         ratios(out);
+        cluster(out);
+        scale(out);
         problems(out);
     }
 
@@ -486,25 +492,24 @@ class Report {
         out << "\n";
     }
 
+    // A column per server that ran the section (the cluster runs only some scenarios).
     void table(std::ostream& out, const Section& section) const {
-        out << "## " << section.title << "\n\n| |";
+        std::vector<std::string> columns;
         for (const auto& server : servers_)
+            if (section.runs.count(server)) columns.push_back(server);
+        out << "## " << section.title << "\n\n| |";
+        for (const auto& server : columns)
             out << " " << server << " |";
         out << "\n|---|";
-        for (std::size_t i = 0; i < servers_.size(); ++i)
+        for (std::size_t i = 0; i < columns.size(); ++i)
             out << "--:|";
         out << "\n";
         for (const Metric& metric : metrics_for(section.scenario)) {
             out << "| " << metric.name;
             if (metric.better != Better::none) out << " (" << better_text(metric.better) << ")";
             out << " |";
-            for (const auto& server : servers_) {
-                auto runs = section.runs.find(server);
-                out << " "
-                    << (runs == section.runs.end() ? std::string("–")
-                                                   : cell(runs->second, metric).text)
-                    << " |";
-            }
+            for (const auto& server : columns)
+                out << " " << cell(section.runs.at(server), metric).text << " |";
             out << "\n";
         }
         out << "\n";
@@ -524,7 +529,7 @@ class Report {
         out << "\n";
         for (const Section& section : sections_) {
             auto mine = section.runs.find(options_.baseline);
-            if (mine == section.runs.end()) continue;
+            if (mine == section.runs.end() || section.scenario == "scale") continue;
             std::string name = section.scenario;
             if (section.scenario == "conns") name += " N=" + std::to_string(section.target);
             if (section.setting == Setting::burst)
@@ -558,6 +563,211 @@ class Report {
                 out << "\n";
             }
         }
+        out << "\n";
+    }
+
+    // The cluster beside one node: the scenarios both ran, and the targets for the
+    // cluster.
+    void cluster(std::ostream& out) const {
+        const std::string& me = options_.baseline;
+        const std::string& cluster = options_.cluster;
+        std::vector<const Section*> shared;
+        for (const Section& section : sections_)
+            if (section.scenario != "scale" && section.runs.count(me) &&
+                section.runs.count(cluster))
+                shared.push_back(&section);
+        if (shared.empty()) return;
+        out << "## The cluster beside one node\n\n"
+            << "`" << cluster << "` is two " << me << " nodes sharing a redis-server of their own, "
+            << "all three on the server's CPU like `" << me << "` alone. Subscribers dial node B "
+            << "and publishers send to node A, so every message crosses Redis: one Lua script per "
+               "publish (numbered, kept in the user's stream, PUBLISHed) on A's command link, "
+               "then B's subscriber link receives it and B delivers it. Its server CPU is both "
+               "nodes and redis-server, summed; "
+            << cluster << " / " << me << " below 1 is better where lower is better.\n\n";
+
+        const Section* fanout = find("fanout");
+        const Section* latency = find("latency");
+        auto text = [](std::optional<double> value, int precision) {
+            return value ? fixed(*value, precision) : std::string("–");
+        };
+        auto verdict = [](std::optional<bool> met) {
+            return met ? (*met ? std::string("yes") : std::string("**no**")) : std::string("–");
+        };
+        out << "| target | " << me << " (one node) | " << cluster << " | met |\n"
+            << "|---|--:|--:|:-:|\n";
+        for (const char* percentile : {"p50", "p99", "p99.9"}) {
+            const std::string metric = std::string("latency ") + percentile + ", ms";
+            auto mine = median_of(latency, me, metric);
+            auto theirs = median_of(latency, cluster, metric);
+            std::optional<bool> met;
+            if (theirs && std::string(percentile) == "p99") met = *theirs < 1;
+            out << "| latency at " << rate_of(latency) << " msg/s: " << percentile
+                << (std::string(percentile) == "p99" ? " < 1 ms" : ", ms") << " | " << text(mine, 3)
+                << " | " << text(theirs, 3) << " | " << verdict(met) << " |\n";
+        }
+        const std::string cpu_metric = "server CPU per delivery, µs";
+        auto one_cpu = median_of(fanout, me, cpu_metric);
+        auto cluster_cpu = median_of(fanout, cluster, cpu_metric);
+        std::optional<bool> cpu_met;
+        std::string cluster_cpu_text = text(cluster_cpu, 2);
+        if (one_cpu && cluster_cpu && *one_cpu > 0) {
+            cpu_met = *cluster_cpu <= 2.5 * *one_cpu;
+            cluster_cpu_text += " (" + fixed(*cluster_cpu / *one_cpu, 2) + " ×)";
+        }
+        out << "| fanout: server CPU per delivery ≤ 2.5 × one node's, µs | " << text(one_cpu, 2)
+            << " | " << cluster_cpu_text << " | " << verdict(cpu_met) << " |\n\n";
+
+        out << "| scenario | metric | " << me << " | " << cluster << " | " << cluster << " / " << me
+            << " |\n|---|---|--:|--:|--:|\n";
+        for (const Section* section : shared) {
+            std::string name = section->scenario;
+            if (section->scenario == "conns") name += " N=" + std::to_string(section->target);
+            if (section->setting == Setting::burst) name += " (after a burst)";
+            if (section->setting == Setting::crowd) name += " (beside idle connections)";
+            for (const Metric& metric : metrics_for(section->scenario)) {
+                Cell mine = cell(section->runs.at(me), metric);
+                Cell theirs = cell(section->runs.at(cluster), metric);
+                std::string ratio = "";
+                if (metric.better != Better::none && metric.ratio && mine.median && theirs.median &&
+                    *mine.median != 0)
+                    ratio = fixed(*theirs.median / *mine.median, 2);
+                out << "| " << name << " | " << metric.name << " | " << mine.text << " | "
+                    << theirs.text << " | " << ratio << " |\n";
+            }
+        }
+        out << "\n";
+    }
+
+    static std::string rate_of(const Section* section) {
+        if (!section || section->runs.empty()) return "?";
+        return fixed(number(section->runs.begin()->second.front()->data, "rate").value_or(0), 0);
+    }
+
+    // The scale test: the cluster's nodes holding many connections together, each probed through
+    // another node than its own, beside one node alone holding one node's share.
+    void scale(std::ostream& out) const {
+        std::map<std::string, std::vector<const Run*>> runs;  // by server, whatever the size
+        std::vector<std::string> columns;
+        for (const Section& section : sections_) {
+            if (section.scenario != "scale") continue;
+            for (const auto& [server, server_runs] : section.runs) {
+                auto& all = runs[server];
+                all.insert(all.end(), server_runs.begin(), server_runs.end());
+            }
+        }
+        if (runs.empty()) return;
+        for (const auto& server : servers_)
+            if (runs.count(server)) columns.push_back(server);
+        const std::string& me = options_.baseline;
+        const std::string& cluster = options_.cluster;
+
+        auto verified_pct = [](const json::object& data) -> std::optional<double> {
+            auto verified = number(data, "verified"), held = number(data, "connected");
+            if (!verified || !held || *held == 0) return std::nullopt;
+            return 100 * *verified / *held;
+        };
+        const std::vector<Metric> metrics = {
+            {"nodes", Better::none, 0, field("nodes")},
+            {"connections asked for", Better::none, 0, field("target")},
+            {"connections held", Better::higher, 0, field("connected")},
+            {"verified by a probe through another node (one node alone: itself)", Better::higher, 0,
+             field("verified")},
+            {"verified, % of those held", Better::higher, 1, verified_pct},
+            {"connect rate, conns/s", Better::higher, 0, field("conns_per_sec")},
+            {"server CPU per connection, µs (every node and redis-server)", Better::lower, 1,
+             field("server_cpu_us_per_conn")},
+            {"server PSS per connection, KiB (every node and redis-server)", Better::lower, 2,
+             field("pss_per_conn_b", 1 / 1024.)},
+            {"of which redis-server, KiB", Better::lower, 2,
+             field("others_pss_per_conn_b", 1 / 1024.)},
+            {"server CPU while holding them idle, % of a core", Better::lower, 1,
+             field("hold_server_cpu_pct")},
+            {"time to probe every connection, s", Better::none, 1, field("probe_sec")},
+            {"dial time, s", Better::none, 1, field("dial_sec")},
+        };
+        std::string params;
+        if (runs.count(cluster)) params = text_of(runs.at(cluster).front()->data, "params");
+        out << "## Scale: the cluster's nodes holding connections together\n\n"
+            << "`tools/bench/run.sh --scale` (not part of a full run: it is heavy). `" << cluster
+            << "` here is every node of the cluster and their redis-server on the server's CPU, "
+               "several herald-bench client processes dialing from 127.0.0.x, worker i dialing "
+               "node i mod n; once every dial is done, every connection gets a probe published "
+               "through the next node, so that it crosses Redis. `"
+            << me
+            << "` is one node alone holding one node's share in the same run (its probes go "
+               "through itself). Memory is PSS after the dials less PSS before, per connection "
+               "held; per node below. "
+            << (params.empty() ? "" : "(" + params + ")") << "\n\n";
+        if (runs.count(cluster)) {
+            const double asked = cell(runs.at(cluster), metrics[1]).median.value_or(0);
+            const double held = cell(runs.at(cluster), metrics[2]).median.value_or(0);
+            const double verified = cell(runs.at(cluster), metrics[3]).median.value_or(0);
+            const bool met = asked > 0 && held >= asked && verified >= asked;
+            out << "Target: " << fixed(asked, 0) << " logged-in connections held and verified "
+                << "across the nodes: " << (met ? "**met**" : "**not met**") << " (median held "
+                << fixed(held, 0) << ", verified " << fixed(verified, 0) << ").\n\n";
+        }
+        out << "| |";
+        for (const auto& server : columns)
+            out << " " << server << " |";
+        out << "\n|---|";
+        for (std::size_t i = 0; i < columns.size(); ++i)
+            out << "--:|";
+        out << "\n";
+        for (const Metric& metric : metrics) {
+            out << "| " << metric.name;
+            if (metric.better != Better::none) out << " (" << better_text(metric.better) << ")";
+            out << " |";
+            for (const auto& server : columns)
+                out << " " << cell(runs.at(server), metric).text << " |";
+            out << "\n";
+        }
+        out << "\n";
+
+        // Per node: the cluster's nodes in the order of their ports, one node alone last.
+        auto node_field = [](std::size_t index, const char* key, double scale_by = 1) {
+            return [index, key, scale_by](const json::object& data) -> std::optional<double> {
+                const auto* nodes = data.if_contains("per_node");
+                if (!nodes || !nodes->is_array() || nodes->as_array().size() <= index)
+                    return std::nullopt;
+                const auto& node = nodes->as_array()[index];
+                if (!node.is_object()) return std::nullopt;
+                auto value = number(node.as_object(), key);
+                if (value) *value *= scale_by;
+                return value;
+            };
+        };
+        std::optional<double> alone;
+        if (runs.count(me))
+            alone = cell(runs.at(me),
+                         Metric{"", Better::lower, 2, node_field(0, "pss_per_conn_b", 1 / 1024.)})
+                        .median;
+        out << "| node | connections held | verified | PSS per connection, KiB | RSS per "
+               "connection, KiB | PSS / one node alone's |\n|---|--:|--:|--:|--:|--:|\n";
+        auto node_row = [&](const std::string& name, const std::vector<const Run*>& node_runs,
+                            std::size_t index) {
+            Cell pss = cell(node_runs,
+                            {"", Better::lower, 2, node_field(index, "pss_per_conn_b", 1 / 1024.)});
+            if (!pss.median) return false;
+            out << "| " << name << " | "
+                << cell(node_runs, {"", Better::none, 0, node_field(index, "connected")}).text
+                << " | "
+                << cell(node_runs, {"", Better::none, 0, node_field(index, "verified")}).text
+                << " | " << pss.text << " | "
+                << cell(node_runs,
+                        {"", Better::lower, 2, node_field(index, "rss_per_conn_b", 1 / 1024.)})
+                       .text
+                << " | " << (alone && *alone > 0 ? fixed(*pss.median / *alone, 2) : "–") << " |\n";
+            return true;
+        };
+        if (runs.count(cluster)) {
+            std::size_t index = 0;
+            while (
+                node_row(cluster + " node " + std::to_string(index + 1), runs.at(cluster), index))
+                ++index;
+        }
+        if (runs.count(me)) node_row(me + " alone", runs.at(me), 0);
         out << "\n";
     }
 

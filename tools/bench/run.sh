@@ -6,13 +6,22 @@
 #   tools/bench/run.sh            3 runs at full size; writes docs/benchmarks.md (15-40 min)
 #   tools/bench/run.sh --quick    small sizes, 1 run; writes build/bench/benchmarks.md (~3 min)
 #   tools/bench/run.sh --smoke    Herald and the floor, tiny sizes; fails if anything is lost (CI)
+#   tools/bench/run.sh --scale    6 cluster nodes holding 100,000 connections, each probed through
+#                                 another node, beside one node (heavy: not part of the default run)
+#
+# "herald-cluster" is two herald nodes sharing a redis-server of their own (a free port, a
+# temporary folder, no persistence), all three pinned to the server's CPU like a single server:
+# subscribers dial node B and publishers send to node A, so every message crosses Redis. Its
+# server CPU is both nodes and redis-server, summed. It runs the scenarios of --cluster-scenarios
+# (default fanout and latency), next to herald alone in the same run.
 #
 # "floor" is herald-floor (tools/bench/floor_server.cpp): not a peer but a measuring instrument,
 # the cheapest server that passes the scenarios, so that every figure can be read against what
 # the kernel alone charges for the same traffic.
 #
 # Servers are started and stopped by PID (TERM, then KILL after 5 s), never by name. Each one
-# runs pinned to the last CPU and herald-bench to the others, so neither steals from the other.
+# runs pinned to the last CPU and herald-bench to the others, so neither steals from the other
+# (a cluster: every node and its redis-server on that CPU).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,8 +39,13 @@ usage() {
 
 Options:
   --quick | --smoke        small sizes, 1 run / Herald and the floor, tiny sizes
+  --scale                  only the scale test: --scale-size's nodes and connections, then a
+                           single node holding one node's share, --runs times; writes
+                           build/bench/scale.jsonl (which a later full run's report includes)
+  --scale-size K:N:HOLD    nodes:connections:hold (default 6:100000:30s)
   --runs K                 runs of every scenario (default 3)
-  --servers LIST           any of herald,seed-go,nchan,floor (default all four)
+  --servers LIST           any of herald,herald-cluster,seed-go,nchan,floor (default all five)
+  --cluster-scenarios LIST the scenarios herald-cluster runs (default fanout,latency)
   --scenarios LIST         any of conns,fanout,latency,burst,crowd,multicast (default all;
                            burst is latency right after a fanout on the same server process,
                            crowd is latency while another process holds idle connections)
@@ -54,6 +68,7 @@ EOF
 
 mode=full
 runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" crowd="" quiet=""
+cluster_scenarios=fanout,latency scale_size=6:100000:30s
 out_dir=$repo/build/bench
 write_doc=0 build=1 pin=1 nice_level=-10
 herald_bin=$repo/build/release/herald
@@ -63,6 +78,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick; shift;;
     --smoke) mode=smoke; shift;;
+    --scale) mode=scale; shift;;
+    --scale-size) scale_size=$2; shift 2;;
+    --cluster-scenarios) cluster_scenarios=$2; shift 2;;
     --runs) runs=$2; shift 2;;
     --servers) servers=$2; shift 2;;
     --scenarios) scenarios=$2; shift 2;;
@@ -89,18 +107,20 @@ done
 settle=2s
 case "$mode" in
   full)
-    : "${runs:=3}" "${servers:=herald,seed-go,nchan,floor}" "${conns_sizes:=10000 20000}"
+    : "${runs:=3}" "${servers:=herald,herald-cluster,seed-go,nchan,floor}" "${conns_sizes:=10000 20000}"
     : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}"
     : "${crowd:=10000:30s}";;
   quick)
-    : "${runs:=1}" "${servers:=herald,seed-go,nchan,floor}" "${conns_sizes:=2000}"
+    : "${runs:=1}" "${servers:=herald,herald-cluster,seed-go,nchan,floor}" "${conns_sizes:=2000}"
     : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}"
     : "${crowd:=2000:3s}";;
   smoke)
-    : "${runs:=1}" "${servers:=herald,floor}" "${conns_sizes:=200}"
+    : "${runs:=1}" "${servers:=herald,herald-cluster,floor}" "${conns_sizes:=200}"
     : "${fanout:=50:4:1s}" "${latency:=50:200:1s}" "${multicast:=500:2}" "${quiet:=0:0}"
     : "${crowd:=100:1s}"
     settle=500ms;;
+  scale)
+    : "${runs:=3}" "${servers:=herald,herald-cluster}" "${quiet:=20:0.5}";;
 esac
 : "${scenarios:=conns,fanout,latency,burst,crowd,multicast}"
 IFS=: read -r fanout_users fanout_conc fanout_dur <<<"$fanout"
@@ -108,6 +128,7 @@ IFS=: read -r lat_users lat_rate lat_dur <<<"$latency"
 IFS=: read -r mc_users mc_repeats <<<"$multicast"
 IFS=: read -r crowd_idle crowd_dur <<<"$crowd"
 IFS=: read -r quiet_max quiet_cores <<<"$quiet"
+IFS=: read -r scale_nodes scale_conns scale_hold <<<"$scale_size"
 IFS=, read -ra server_list <<<"$servers"
 if [ "$mode" = full ] || [ "$write_doc" = 1 ]; then
   report_md=$repo/docs/benchmarks.md
@@ -117,6 +138,9 @@ fi
 
 logdir=$out_dir/logs
 jsonl=$out_dir/results.jsonl
+# The scale test's results live beside the others: a full run's report includes the last ones.
+scale_jsonl=$out_dir/scale.jsonl scale_settings=$out_dir/scale.settings
+[ "$mode" = scale ] && jsonl=$scale_jsonl
 mkdir -p "$out_dir" "$logdir"
 : >"$jsonl"
 
@@ -130,6 +154,10 @@ for binary in "$herald_bin" "$bench_bin" "$floor_bin"; do
 done
 
 needs_peer() { [[ ",$servers," == *",$1,"* ]]; }
+if needs_peer herald-cluster && ! command -v redis-server >/dev/null; then
+  echo "run.sh: herald-cluster needs redis-server (tools/setup-deps.sh installs it)" >&2
+  exit 1
+fi
 seedgo_bin=$out_dir/bin/seed-go
 if needs_peer seed-go || needs_peer nchan; then
   [ -d "$shared/peers" ] || { echo "run.sh: no peers at $shared/peers" >&2; exit 1; }
@@ -149,35 +177,92 @@ export NCHAN_PREFIX=$out_dir/nchan
 set_placement "$pin" "$nice_level"
 
 # ---- servers --------------------------------------------------------------------------------
-SRV_PID="" SRV_PORT="" SRV_ADAPTER=""
-start_server() { # NAME
-  local name=$1 command=()
-  SRV_PORT=$(free_port)
-  case "$name" in
-    herald) command=("$herald_bin" --address 127.0.0.1 --port "$SRV_PORT" --log-level warn); SRV_ADAPTER=seed;;
-    seed-go) command=("$seedgo_bin" -host 127.0.0.1 -port "$SRV_PORT"); SRV_ADAPTER=seed;;
-    nchan) command=("$shared/peers/peers/nchan/run.sh" "$SRV_PORT" 2); SRV_ADAPTER=nchan;;
-    floor) command=("$floor_bin" --port "$SRV_PORT"); SRV_ADAPTER=seed;;
-    *) echo "run.sh: unknown server $name" >&2; return 1;;
-  esac
-  echo "--- $(date -u +%FT%TZ) $name on port $SRV_PORT" >>"$logdir/$name.log"
+# The server of a session: its processes and their ports (a cluster: its nodes', and its
+# redis-server's apart), the port that subscribers dial, and the port publishes go to (a cluster:
+# another node).
+SRV_PIDS=() SRV_PORTS=() SRV_PORT="" SRV_PUB_PORT="" SRV_ADAPTER="" SRV_DIR=""
+SRV_REDIS_PID="" SRV_REDIS_PORT=""
+# For herald-bench --pid: the nodes' PIDs in the order of SRV_PORTS, then redis-server's.
+srv_pid_list() { local IFS=,; echo "${SRV_PIDS[*]}${SRV_REDIS_PID:+,$SRV_REDIS_PID}"; }
+
+# Starts one process of the server, pinned like any, and waits for its port.
+launch() { # LOG PORT COMMAND...
+  local log=$1 port=$2 pid
+  shift 2
   # exec all the way down: the PID we hold is the server's own (nginx: its master).
-  "${server_prefix[@]}" bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' server "${command[@]}" \
-    >>"$logdir/$name.log" 2>&1 &
-  SRV_PID=$!
+  "${server_prefix[@]}" bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' server "$@" \
+    >>"$log" 2>&1 &
+  pid=$!
+  SRV_PIDS+=("$pid") SRV_PORTS+=("$port")
   for _ in $(seq 100); do
-    port_open "$SRV_PORT" && return 0
-    kill -0 "$SRV_PID" 2>/dev/null || break
+    port_open "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "run.sh: $name did not come up on port $SRV_PORT (see $logdir/$name.log)" >&2
-  stop_server
+  echo "run.sh: $* did not come up on port $port (see $log)" >&2
   return 1
 }
-stop_server() {
-  [ -n "$SRV_PID" ] || return 0
-  stop_pid "$SRV_PID" "$SRV_PORT"
-  SRV_PID=""
+
+# The status code of GET PATH on 127.0.0.1:PORT, or nothing.
+http_status() { # PORT PATH
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 0
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3
+    read -r -t 2 _ status _ <&3 && echo "$status"
+  ) 2>/dev/null
+}
+
+# A redis-server of the cluster's own (a free port, a temporary folder, no persistence; never the
+# system service) and NODES herald nodes on it.
+start_cluster() { # NODES
+  local nodes=$1 port i
+  SRV_DIR=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench-cluster.XXXXXX")
+  SRV_REDIS_PORT=$(free_port)
+  launch "$logdir/redis-server.log" "$SRV_REDIS_PORT" redis-server --port "$SRV_REDIS_PORT" \
+    --bind 127.0.0.1 --dir "$SRV_DIR" --save "" --appendonly no --maxmemory 4gb \
+    --maxmemory-policy noeviction --daemonize no || return 1
+  SRV_REDIS_PID=${SRV_PIDS[0]} SRV_PIDS=() SRV_PORTS=()
+  for i in $(seq "$nodes"); do
+    port=$(free_port)
+    launch "$logdir/herald-cluster.log" "$port" "$herald_bin" --address 127.0.0.1 --port "$port" \
+      --log-level warn --redis "redis://127.0.0.1:$SRV_REDIS_PORT" --node-id "bench-$i" || return 1
+  done
+  # Ready: Redis's scripts loaded and every subscriber link up (a login before that gets 1013).
+  for port in "${SRV_PORTS[@]}"; do
+    for i in $(seq 100); do
+      [ "$(http_status "$port" /readyz)" = 200 ] && break
+      [ "$i" = 100 ] && { echo "run.sh: cluster node on $port never ready" >&2; return 1; }
+      sleep 0.1
+    done
+  done
+}
+
+start_server() { # NAME [NODES]
+  local name=$1 nodes=${2:-2} command=()
+  SRV_PIDS=() SRV_PORTS=() SRV_PUB_PORT="" SRV_ADAPTER=seed
+  echo "--- $(date -u +%FT%TZ) $name" >>"$logdir/$name.log"
+  if [ "$name" = herald-cluster ]; then
+    # Subscribers on node B, publishers to node A: every delivery crosses Redis.
+    start_cluster "$nodes" || { stop_server; return 1; }
+    SRV_PORT=${SRV_PORTS[1]} SRV_PUB_PORT=${SRV_PORTS[0]}
+    return 0
+  fi
+  SRV_PORT=$(free_port)
+  case "$name" in
+    herald) command=("$herald_bin" --address 127.0.0.1 --port "$SRV_PORT" --log-level warn);;
+    seed-go) command=("$seedgo_bin" -host 127.0.0.1 -port "$SRV_PORT");;
+    nchan) command=("$shared/peers/peers/nchan/run.sh" "$SRV_PORT" 2); SRV_ADAPTER=nchan;;
+    floor) command=("$floor_bin" --port "$SRV_PORT");;
+    *) echo "run.sh: unknown server $name" >&2; return 1;;
+  esac
+  launch "$logdir/$name.log" "$SRV_PORT" "${command[@]}" || { stop_server; return 1; }
+}
+stop_server() { # the nodes first, then their redis-server
+  local i
+  for i in "${!SRV_PIDS[@]}"; do stop_pid "${SRV_PIDS[$i]}" "${SRV_PORTS[$i]}"; done
+  [ -z "$SRV_REDIS_PID" ] || stop_pid "$SRV_REDIS_PID" "$SRV_REDIS_PORT"
+  [ -z "$SRV_DIR" ] || rm -rf "$SRV_DIR"
+  SRV_PIDS=() SRV_PORTS=() SRV_REDIS_PID="" SRV_REDIS_PORT="" SRV_DIR=""
 }
 trap stop_server EXIT
 trap 'exit 130' INT TERM
@@ -205,7 +290,8 @@ bench() { # LABEL SCENARIO RUN ARGS...
   shift 3
   echo "== $label $scenario run $run: $*" >&2
   "${bench_prefix[@]}" timeout 900 "$bench_bin" "$scenario" --adapter "$SRV_ADAPTER" \
-    --port "$SRV_PORT" --pid "$SRV_PID" --label "$label" --run "$run" --out "$jsonl" \
+    --port "$SRV_PORT" ${SRV_PUB_PORT:+--publish-port "$SRV_PUB_PORT"} --pid "$(srv_pid_list)" \
+    --label "$label" --run "$run" --out "$jsonl" \
     --note "$QUIET_NOTE" "$@" >>"$logdir/bench.out" 2>"$logdir/bench.last" || status=$?
   cat "$logdir/bench.last" >>"$logdir/bench.err"
   sed 's/^/   /' "$logdir/bench.last" >&2
@@ -219,7 +305,8 @@ crowd() { # LABEL RUN
   local holder_err=$logdir/crowd-holder.last
   : >"$holder_err"
   "${bench_prefix[@]}" timeout 900 "$bench_bin" conns --adapter "$SRV_ADAPTER" --port "$SRV_PORT" \
-    --pid "$SRV_PID" --connections "$crowd_idle" --settle 100ms --verify 0 --hold 900s \
+    ${SRV_PUB_PORT:+--publish-port "$SRV_PUB_PORT"} --pid "$(srv_pid_list)" \
+    --connections "$crowd_idle" --settle 100ms --verify 0 --hold 900s \
     >/dev/null 2>"$holder_err" &
   holder=$!
   # Its "N/N connected" line comes once it has dialed them all.
@@ -258,31 +345,85 @@ session() { # SERVER SCENARIO RUN [N]
   stop_server
 }
 
+# The scale test: NODES cluster nodes holding N connections together, every connection probed
+# through another node than its own; or one node alone holding one node's share.
+scale_session() { # SERVER RUN
+  local name=$1 run=$2 connections=$scale_conns ports
+  wait_quiet
+  if [ "$name" = herald-cluster ]; then
+    start_server herald-cluster "$scale_nodes" || { failures+=("$name scale run $run: no cluster"); return 0; }
+    SRV_PUB_PORT=""  # herald-bench scale probes through the next node itself
+  else
+    start_server "$name" || { failures+=("$name scale run $run: server did not start"); return 0; }
+    connections=$(((scale_conns + scale_nodes - 1) / scale_nodes))
+  fi
+  ports=$(IFS=,; echo "${SRV_PORTS[*]}")
+  bench "$name" scale "$run" --ports "$ports" --connections "$connections" --hold "$scale_hold" \
+    --settle "$settle" --dial-budget 300s --max-time 20m
+  stop_server
+}
+
 # ---- the runs -------------------------------------------------------------------------------
 has() { [[ ",$scenarios," == *",$1,"* ]]; }
+# herald-cluster runs only the scenarios of --cluster-scenarios.
+runs_scenario() { [ "$1" != herald-cluster ] || [[ ",$cluster_scenarios," == *",$2,"* ]]; }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$mode" = scale ]; then
+  for run in $(seq "$runs"); do
+    for name in "${server_list[@]}"; do scale_session "$name" "$run"; done
+  done
+  scenarios=""
+fi
 if has conns; then
   for n in $conns_sizes; do
     for run in $(seq "$runs"); do
-      for name in "${server_list[@]}"; do session "$name" conns "$run" "$n"; done
+      for name in "${server_list[@]}"; do
+        runs_scenario "$name" conns && session "$name" conns "$run" "$n"
+      done
     done
   done
 fi
 for scenario in fanout latency burst crowd multicast; do
   has "$scenario" || continue
   for run in $(seq "$runs"); do
-    for name in "${server_list[@]}"; do session "$name" "$scenario" "$run"; done
+    for name in "${server_list[@]}"; do
+      runs_scenario "$name" "$scenario" && session "$name" "$scenario" "$run"
+    done
   done
 done
 
 # ---- the report -----------------------------------------------------------------------------
-settings="pinning: $pin_text
+# The report of a full run includes the last scale test's results; one of the scale test alone
+# (--scale) is of those only, unless --doc asks for docs/benchmarks.md: then with the last run's.
+cluster_text="herald-cluster: its redis-server and both nodes on the server's CPU(s) too"
+if [ "$mode" = scale ]; then
+  {
+    echo "scale test: \`$command_line\` ($(date -u +%F)): $scale_nodes nodes and their redis-server, or one node alone, on the server's CPU(s); ${pin_text}; $scale_conns connections (one node alone: one node's share), each probed through the next node, held ${scale_hold}; load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$scale_settings"
+else
+  settings="pinning: $pin_text; $cluster_text (one I/O thread each: herald sizes its pool by the CPUs it may run on)
 sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; crowd: the same latency for ${crowd_dur} beside ${crowd_idle} idle connections; multicast ${mc_users} users, ${mc_repeats} sends; messages of 64 bytes
 per-process open-file limit (hard; no one can raise it here): $(ulimit -Hn)
 load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)
 raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"$repo"/}\`"
+  printf '%s\n' "$settings" >"$out_dir/results.settings"
+  printf '%s\n' "$command_line" >"$out_dir/results.command"
+fi
+inputs=() report_settings="" report_command=$command_line
+if [ "$mode" != scale ] || [ "$write_doc" = 1 ]; then
+  if [ -s "$out_dir/results.jsonl" ]; then
+    inputs+=("$out_dir/results.jsonl")
+    report_settings=$(cat "$out_dir/results.settings" 2>/dev/null || true)
+    report_command=$(cat "$out_dir/results.command" 2>/dev/null || echo "$command_line")
+  fi
+fi
+if { [ "$mode" = full ] || [ "$mode" = scale ]; } && [ -s "$scale_jsonl" ]; then
+  inputs+=("$scale_jsonl")
+  report_settings+=${report_settings:+$'\n'}$(cat "$scale_settings" 2>/dev/null || true)
+fi
 mkdir -p "$(dirname "$report_md")"
-"$bench_bin" report --output "$report_md" --command "$command_line" --settings "$settings" "$jsonl"
+"$bench_bin" report --output "$report_md" --command "$report_command" --settings "$report_settings" \
+  "${inputs[@]}"
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo "run.sh: runs that lost or failed something (details in $report_md):" >&2

@@ -39,7 +39,8 @@ awaitable<void> publish_scenario(ScenarioContext& context);
 awaitable<void> multicast_scenario(ScenarioContext& context);
 // connections, churn and publishing for a long time, sampled into a CSV (scenario_soak.cpp).
 awaitable<void> soak_scenario(ScenarioContext& context);
-// conns forks its client processes, so it runs outside any io_context.
+// conns (and scale, conns over the nodes of a cluster) forks its client processes, so it runs
+// outside any io_context.
 int run_conns(const Invocation& invocation);
 int run_report(const ReportOptions& options);
 

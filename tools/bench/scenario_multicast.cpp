@@ -78,6 +78,7 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     params << "m=" << options.users << " k=" << options.repeats << " size=" << options.size;
     result["params"] = params.str();
     const tcp::endpoint server = context.common.server();
+    const tcp::endpoint publisher = context.common.publisher();
     const std::string& send_path = context.common.send_path;
 
     // One keep-alive connection through the test client for the POSTs: a few large requests,
@@ -88,7 +89,7 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
         refusal = "nchan has no multicast publish";
     } else {
         try {
-            http.emplace(co_await client::HttpClient::connect(server));
+            http.emplace(co_await client::HttpClient::connect(publisher));
             std::string nobody = context.uid_prefix + "nobody";
             refusal = co_await multicast_refusal(*http, send_path, nobody);
         } catch (const boost::system::system_error& error) {
@@ -112,7 +113,7 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     plan.give_up_at = Clock::now() + std::chrono::seconds(60);
     DialOutcome dialed =
         co_await dial_all(subscribers, context.adapter, plan, stats, context.errors);
-    PublisherPool pool(executor, server, context.common.dial_timeout);
+    PublisherPool pool(executor, publisher, context.common.dial_timeout);
     std::vector<RawHttpConnection*> probe_connections;
     for (int i = 0; i < 8; ++i)
         probe_connections.push_back(&pool.add());
@@ -131,7 +132,7 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
 
     // A fresh connection: the first one idled through the dialing and probing.
     try {
-        http.emplace(co_await client::HttpClient::connect(server));
+        http.emplace(co_await client::HttpClient::connect(publisher));
     } catch (const boost::system::system_error& error) {
         context.errors.add("multicast", error.what());
         context.ok = false;

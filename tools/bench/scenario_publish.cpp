@@ -142,7 +142,7 @@ awaitable<void> publish_scenario(ScenarioContext& context) {
     plan.give_up_at = Clock::now() + std::chrono::seconds(60);
     DialOutcome dialed =
         co_await dial_all(subscribers, context.adapter, plan, stats, context.errors);
-    PublisherPool pool(executor, plan.server, context.common.dial_timeout);
+    PublisherPool pool(executor, context.common.publisher(), context.common.dial_timeout);
     std::vector<RawHttpConnection*> probe_connections;
     for (int i = 0; i < 8; ++i)
         probe_connections.push_back(&pool.add());
