@@ -464,10 +464,15 @@ void RedisEngine::read_up(std::vector<std::string> uids) {
 awaitable<void> RedisEngine::read_up_now(std::vector<std::string> uids) {
     for (std::size_t first = 0; first < uids.size(); first += users_per_round_trip) {
         std::size_t last = std::min(uids.size(), first + users_per_round_trip);
-        std::vector<std::pair<std::string, std::uint64_t>> after;
+        // With the epoch the node's seq counts in: a stream that began anew meanwhile (Redis
+        // lost its data) is read from its start, not from an old seq that means nothing there.
+        std::vector<std::pair<std::string, Since>> after;
         for (std::size_t i = first; i < last; ++i) {
             auto found = followed_.find(uids[i]);
-            after.emplace_back(uids[i], found == followed_.end() ? 0 : found->second.last_seq);
+            if (found == followed_.end())
+                after.emplace_back(uids[i], Since{});
+            else
+                after.emplace_back(uids[i], Since{found->second.epoch, found->second.last_seq});
         }
         auto reads = co_await store_.read_after(after);
         for (std::size_t i = 0; i < after.size(); ++i) {

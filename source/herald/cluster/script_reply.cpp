@@ -131,13 +131,6 @@ boost::system::result<StreamRead> stream_read(const Reply& reply,
     return read;
 }
 
-boost::system::result<StreamRead> stream_read_after(const Reply& reply, std::uint64_t seq) {
-    std::uint64_t evicted = 0;
-    auto read = parse_read(reply, evicted);
-    if (read) set_recovered(*read, Since{read->position.epoch, seq}, evicted);
-    return read;
-}
-
 boost::system::result<std::size_t> count_reply(const Reply& reply) {
     if (reply.is_error()) return make_error_code(StoreError::redis_refused);
     std::uint64_t count = 0;

@@ -25,10 +25,6 @@ boost::system::result<PublishOutcome> publish_outcome(const redis::Reply& reply)
 boost::system::result<StreamRead> stream_read(const redis::Reply& reply,
                                               const std::optional<Since>& since);
 
-// read for read_after: the node's own `seq`, which counts in whatever epoch the stream now has
-// (the node follows the stream), so position.recovered is judged as for that epoch.
-boost::system::result<StreamRead> stream_read_after(const redis::Reply& reply, std::uint64_t seq);
-
 // presence and heartbeat: a count.
 boost::system::result<std::size_t> count_reply(const redis::Reply& reply);
 

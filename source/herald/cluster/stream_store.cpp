@@ -228,7 +228,7 @@ awaitable<boost::system::result<StreamRead>> StreamStore::read(std::string uid,
 }
 
 awaitable<boost::system::result<std::vector<StreamRead>>> StreamStore::read_after(
-    std::vector<std::pair<std::string, std::uint64_t>> users) {
+    std::vector<std::pair<std::string, Since>> users) {
     auto run = run_id();
     if (!run) co_return not_prepared;
     std::vector<StreamRead> reads;
@@ -243,12 +243,14 @@ awaitable<boost::system::result<std::vector<StreamRead>>> StreamStore::read_afte
     prepared.reserve(users.size());
     std::vector<Call> calls;
     calls.reserve(users.size());
-    for (const auto& [uid, after] : users) {
+    for (const auto& [uid, since] : users) {
         User& user =
-            prepared.emplace_back(User{user_keys(uid), new_epoch(), std::to_string(after)});
+            prepared.emplace_back(User{user_keys(uid), new_epoch(), std::to_string(since.seq)});
+        std::string_view mode = since.epoch ? "2" : "1";
+        std::string_view since_epoch = since.epoch ? std::string_view(*since.epoch) : "";
         calls.push_back(Call{"4", user.keys.meta, user.keys.stream, user.keys.presence,
                              user.keys.latest, *run, user.candidate, history_size_, history_ttl_,
-                             "1", "", user.after, "0", settings_.node_id, presence_ttl_});
+                             mode, since_epoch, user.after, "0", settings_.node_id, presence_ttl_});
     }
     auto replies = co_await evaluate(ScriptId::read, std::move(calls));
     if (!replies) co_return replies.error();
@@ -256,7 +258,7 @@ awaitable<boost::system::result<std::vector<StreamRead>>> StreamStore::read_afte
     reads.reserve(replies->size());
     for (std::size_t i = 0; i < replies->size(); ++i) {
         const Reply& reply = (*replies)[i];
-        auto read = stream_read_after(reply, users[i].second);
+        auto read = stream_read(reply, users[i].second);
         note(script(ScriptId::read).name, reply, read ? error_code() : read.error());
         if (!read) co_return read.error();
         reads.push_back(std::move(*read));

@@ -101,12 +101,12 @@ class StreamStore {
     awaitable<boost::system::result<StreamRead>> read(std::string uid, std::optional<Since> since,
                                                       int presence_delta);
 
-    // For each (uid, seq): the kept messages after seq in the user's stream as it now is, and
-    // where it stands (the epoch may have changed: then the messages are of the new epoch), for
-    // gap filling and catching up after a reconnect. position.recovered says whether nothing
-    // after seq is missing (as a read with Since{its epoch now, seq} would). One round trip.
+    // For each (uid, since): what read(uid, since, 0) answers, for gap filling and catching up
+    // after a reconnect. The node passes the epoch its seq counts in: when the stream began anew
+    // meanwhile, its seq says nothing of the new stream, whose every kept message is read
+    // (and position.recovered is false). One round trip.
     awaitable<boost::system::result<std::vector<StreamRead>>> read_after(
-        std::vector<std::pair<std::string, std::uint64_t>> users);
+        std::vector<std::pair<std::string, Since>> users);
 
     // This node's connection counts for many users, absolute, each valid presence_ttl from now
     // (0 removes this node from the user's presence). While the count is positive, the user's

@@ -693,19 +693,23 @@ BOOST_AUTO_TEST_CASE(read_after_gives_each_user_what_follows_its_seq_in_one_call
     run(cluster.test_io, [&]() -> awaitable<void> {
         co_await require_all_prepared(cluster);
         auto& store = cluster.store();
-        for (int i = 1; i <= 6; ++i)
-            co_await publish_ok(store, "u1", std::to_string(i));
+        std::string u1_epoch;
+        for (int i = 1; i <= 6; ++i) {
+            PublishOutcome outcome = co_await publish_ok(store, "u1", std::to_string(i));
+            u1_epoch = outcome.epoch;
+        }
         std::string u2_epoch;
         for (int i = 1; i <= 2; ++i) {
             PublishOutcome outcome = co_await publish_ok(store, "u2", std::to_string(i));
             u2_epoch = outcome.epoch;
         }
 
-        std::vector<std::pair<std::string, std::uint64_t>> users{
-            {"u1", 4}, {"u2", 0}, {"u3", 0}, {"u1", 1}, {"u1", 99}};
+        std::vector<std::pair<std::string, Since>> users{
+            {"u1", Since{u1_epoch, 4}}, {"u2", Since{u2_epoch, 0}},  {"u3", Since{}},
+            {"u1", Since{u1_epoch, 1}}, {"u1", Since{u1_epoch, 99}}, {"u1", Since{"gone", 4}}};
         auto reads = co_await store.read_after(std::move(users));
         BOOST_REQUIRE(reads.has_value());
-        BOOST_REQUIRE_EQUAL(reads->size(), 5u);
+        BOOST_REQUIRE_EQUAL(reads->size(), 6u);
         BOOST_TEST(seqs_of((*reads)[0]) == (Seqs{5, 6}));
         BOOST_TEST(((*reads)[0].position.recovered == std::optional<bool>(true)));
         BOOST_TEST((*reads)[0].position.seq == 6u);
@@ -720,6 +724,9 @@ BOOST_AUTO_TEST_CASE(read_after_gives_each_user_what_follows_its_seq_in_one_call
         BOOST_TEST(((*reads)[3].position.recovered == std::optional<bool>(false)));
         BOOST_TEST((*reads)[4].messages.empty());
         BOOST_TEST(((*reads)[4].position.recovered == std::optional<bool>(false)));
+        // A seq of an epoch the stream no longer has says nothing of it: all that is kept.
+        BOOST_TEST(seqs_of((*reads)[5]) == (Seqs{3, 4, 5, 6}));
+        BOOST_TEST(((*reads)[5].position.recovered == std::optional<bool>(false)));
     });
     BOOST_TEST(cluster.stop());
 }
@@ -766,7 +773,7 @@ BOOST_AUTO_TEST_CASE(nothing_is_served_before_prepare_nor_by_a_prepare_the_link_
         BOOST_TEST(refused.error() == not_prepared);
         auto read = co_await store.read("u", std::nullopt, 1);
         BOOST_TEST(read.error() == not_prepared);
-        std::vector<std::pair<std::string, std::uint64_t>> users{{"u", 0}};
+        std::vector<std::pair<std::string, Since>> users{{"u", Since{}}};
         auto after = co_await store.read_after(users);
         BOOST_TEST(after.error() == not_prepared);
         std::vector<std::pair<std::string, std::size_t>> counts{{"u", 1}};
@@ -905,7 +912,7 @@ BOOST_AUTO_TEST_CASE(a_lost_script_cache_is_loaded_again_and_each_call_made_once
         std::size_t nodes = co_await heartbeat_ok(store);
         BOOST_TEST(nodes == 1u);
         admin(redis, {"SCRIPT", "FLUSH"});
-        std::vector<std::pair<std::string, std::uint64_t>> users{{"u", 1}};
+        std::vector<std::pair<std::string, Since>> users{{"u", Since{first.epoch, 1}}};
         auto after = co_await store.read_after(std::move(users));
         BOOST_REQUIRE(after.has_value());
         BOOST_TEST(seqs_of(after->front()) == (Seqs{2}));
