@@ -56,6 +56,9 @@ export interface Message<Data = unknown> {
   time: number;
   /** The message: a string as published, or any other JSON value. */
   data: Data;
+  /** The key it was published with (progress that collapses: a newer message with the same key
+   *  replaced any older one not yet delivered), or undefined. */
+  key?: string;
 }
 
 export interface Disconnected {

@@ -5,7 +5,7 @@
 //
 //   import { HeraldClient } from './herald.js';
 //   const client = new HeraldClient('wss://push.example.com/ws', { getToken }, { storage: localStorage });
-//   client.on('message', ({ seq, time, data }) => render(data));
+//   client.on('message', ({ seq, time, data, key }) => render(data));
 //   client.on('welcome', ({ recovered }) => { if (!recovered) reloadState(); });
 //   client.connect();
 
@@ -271,7 +271,7 @@ export class HeraldClient {
       this._seq = seq;
       this._savePosition();
     }
-    this._emit('message', { seq, time: frame.time, data: frame.data });
+    this._emit('message', { seq, time: frame.time, data: frame.data, key: frame.key });
   }
 
   // --- ending -------------------------------------------------------------------------------

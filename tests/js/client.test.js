@@ -250,6 +250,27 @@ test('since {seq: 0} lets a first login get what was published before it', async
   assert.deepEqual(messages(events).map((m) => m.data), ['job done', { job: 7 }]);
 });
 
+test('progress with a key: a page opened later gets the last state, with its key', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  for (const percent of [10, 50, 100]) await publish(server, 'job-owner', { percent }, { key: 'job-7' });
+  await publish(server, 'job-owner', 'unkeyed');
+  const client = new HeraldClient(server.ws, { uid: 'job-owner' }, { WebSocket, since: { seq: 0 } });
+  const events = record(client);
+  const welcomed = nextEvent(client, 'welcome');
+  client.connect();
+  t.after(() => client.disconnect());
+  assert.equal((await welcomed).recovered, true); // the collapsed seqs are no loss
+  await until(client, ['message'], () => seqs(events).length === 2, 10000, 'the two kept messages');
+  assert.deepEqual(
+    messages(events).map(({ seq, data, key }) => ({ seq, data, key })),
+    [
+      { seq: 3, data: { percent: 100 }, key: 'job-7' },
+      { seq: 4, data: 'unkeyed', key: undefined },
+    ],
+  );
+});
+
 describe('tokens', () => {
   test('getToken is called again before exp, and the fresh token goes as a refresh on the same connection', async (t) => {
     const server = await startHerald(['--token-secret', secret]);

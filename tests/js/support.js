@@ -72,13 +72,13 @@ export async function startHerald(args = [], { port: wanted = 0, timeout = 10000
 }
 
 // POST /send; resolves with the answer ({delivered, seq}).
-export async function publish(server, uid, message, { apiKey } = {}) {
+export async function publish(server, uid, message, { apiKey, key } = {}) {
   const headers = { 'Content-Type': 'application/json' };
   if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
   const response = await fetch(`${server.http}/send`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ uid, message }),
+    body: JSON.stringify(key === undefined ? { uid, message } : { uid, message, key }),
     signal: AbortSignal.timeout(10000),
   });
   const answer = await response.json();

@@ -1,5 +1,7 @@
 #include "support/server_fixture.hpp"
 
+#include <stdexcept>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -87,6 +89,35 @@ awaitable<boost::json::value> post_send(tcp::endpoint server, boost::json::value
                                                   boost::json::serialize(body));
     BOOST_REQUIRE_EQUAL(response.status, expected_status);
     co_return boost::json::parse(response.body);
+}
+
+awaitable<std::uint64_t> publish_progress(tcp::endpoint server, std::string uid, int count,
+                                          std::optional<std::string> key, std::size_t pad) {
+    auto publisher = co_await client::HttpClient::connect(server);
+    const std::string padding(pad, 'p');
+    std::uint64_t last_seq = 0;
+    for (int i = 0; i < count; ++i) {
+        boost::json::object body{
+            {"uid", uid}, {"message", boost::json::object{{"progress", i}, {"pad", padding}}}};
+        if (key) body["key"] = *key;
+        auto answer = co_await publisher.post("/send", boost::json::serialize(body));
+        if (answer.status != 200)
+            throw std::runtime_error("publish " + std::to_string(i) + " answered " +
+                                     std::to_string(answer.status) + ": " + answer.body);
+        last_seq = boost::json::parse(answer.body).at("seq").to_number<std::uint64_t>();
+    }
+    co_return last_seq;
+}
+
+awaitable<std::vector<boost::json::object>> read_progress_until(client::WebSocketClient& client,
+                                                                int last) {
+    std::vector<boost::json::object> read;
+    for (;;) {
+        auto frame = boost::json::parse(co_await client.receive()).as_object();
+        if (frame.at("type") != "message") continue;  // a ping
+        read.push_back(std::move(frame));
+        if (read.back().at("data").at("progress") == last) co_return read;
+    }
 }
 
 }  // namespace herald::test

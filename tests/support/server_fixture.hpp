@@ -3,8 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "client/client.hpp"
@@ -57,5 +61,16 @@ awaitable<void> send_until_delivered(tcp::endpoint server, std::string uid, std:
 // POST /send with a JSON body; returns the parsed answer and checks the status.
 awaitable<boost::json::value> post_send(tcp::endpoint server, boost::json::value body,
                                         unsigned expected_status = 200);
+
+// A job's progress: `count` messages {"progress":i,"pad":"..."} (pad: `pad` bytes, so that a
+// client that does not read soon fills its socket's buffers) to `uid` on one keep-alive
+// connection, each with `key` when there is one; every answer must be 200. Returns the last seq.
+awaitable<std::uint64_t> publish_progress(tcp::endpoint server, std::string uid, int count,
+                                          std::optional<std::string> key, std::size_t pad);
+
+// Reads JSON-protocol messages until one whose data has "progress" == `last`, and returns all
+// read (parsed); throws if the connection ends first.
+awaitable<std::vector<boost::json::object>> read_progress_until(client::WebSocketClient& client,
+                                                                int last);
 
 }  // namespace herald::test

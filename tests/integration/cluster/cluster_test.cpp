@@ -242,6 +242,71 @@ BOOST_AUTO_TEST_CASE(disconnect_on_one_node_closes_the_users_connections_on_ever
     });
 }
 
+// Progress that collapses, across nodes: a job floods a phone on another node that does not
+// read, with one key; the phone's node queues the latest only, and the stream in Redis keeps the
+// latest only, which a page opened later on a third node gets, recovered.
+BOOST_AUTO_TEST_CASE(a_keyed_flood_never_makes_a_slow_consumer_and_redis_keeps_the_latest) {
+    TestCluster cluster({.nodes = 3, .adjust = [](Config& config) { config.send_queue = 4; }});
+    run([&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < cluster.size(); ++i)
+            co_await wait_until_serving(cluster.node(i));
+        auto phone = co_await WebSocketClient::connect(cluster.node(0));
+        co_await phone.send(R"({"uid":"phone","v":1})");
+        auto welcome = json::parse(co_await phone.receive());
+        BOOST_REQUIRE(welcome.at("type") == "welcome");
+        constexpr int flood = 10'000;
+        std::uint64_t last_seq =
+            co_await publish_progress(cluster.node(1), "phone", flood, "job", 2048);
+        BOOST_TEST(last_seq == static_cast<std::uint64_t>(flood));
+        auto read = co_await read_progress_until(phone, flood - 1);
+        BOOST_TEST_MESSAGE("the phone read " << read.size() << " of " << flood);
+        BOOST_TEST(read.size() < static_cast<std::size_t>(flood));
+        for (std::size_t i = 1; i < read.size(); ++i)
+            BOOST_TEST(read[i].at("seq").as_int64() > read[i - 1].at("seq").as_int64());
+        BOOST_TEST(read.back().at("key") == "job");
+
+        // A page opened later asks for everything kept.
+        auto page = co_await WebSocketClient::connect(cluster.node(2));
+        co_await page.send(R"({"uid":"phone","v":1,"since":{"seq":0}})");
+        auto page_welcome = json::parse(co_await page.receive());
+        BOOST_TEST(page_welcome.at("recovered") == true);
+        BOOST_TEST(page_welcome.at("seq") == flood);
+        auto kept = json::parse(co_await page.receive());
+        BOOST_TEST(kept.at("seq") == flood);
+        BOOST_TEST(kept.at("data").at("progress") == flood - 1);
+        auto stats = co_await get_stats(cluster.node(0));
+        BOOST_TEST(stats.at("slow_consumer_disconnects") == 0);
+    });
+}
+
+// A resume on another node over the holes that collapsing leaves is still a recovery: the
+// stream knows that what is missing was replaced, not lost.
+BOOST_AUTO_TEST_CASE(a_resume_on_another_node_over_collapsed_messages_is_recovered) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        StreamReader reader("resumer");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        co_await reader.leave();
+        // seq 1 key a, 2 no key, 3 key a, 4 key b, 5 key b: kept are 2, 3 and 5.
+        const std::vector<std::string> keys{"a", "", "a", "b", "b"};
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            json::object body{{"uid", "resumer"}, {"message", static_cast<int>(i + 1)}};
+            if (!keys[i].empty()) body["key"] = keys[i];
+            co_await post_send(cluster.node(1), body);
+        }
+        bool back = co_await reader.join(cluster.node(1));
+        BOOST_REQUIRE(back);
+        BOOST_TEST((reader.recoveries().back() == std::optional<bool>(true)));
+        bool got = co_await reader.read(3);
+        BOOST_REQUIRE(got);
+        BOOST_TEST(seqs_of(reader) == (std::vector<std::uint64_t>{2, 3, 5}),
+                   boost::test_tools::per_element());
+    });
+}
+
 BOOST_AUTO_TEST_CASE(a_message_published_on_another_node_reaches_an_event_stream) {
     TestCluster cluster({.nodes = 2});
     run([&]() -> awaitable<void> {
