@@ -440,6 +440,12 @@ const std::vector<Flag>& flags() {
         table.push_back(number_flag<std::size_t>(
             "idempotency-max-keys", &Config::idempotency_max_keys, 0, 100'000'000,
             "Idempotency-Keys a single node remembers at most (the oldest go first)"));
+        table.push_back(duration_flag("max-ack-wait", &Config::max_ack_wait,
+                                      "the longest a /send with wait=ack waits for an "
+                                      "acknowledgement (its timeout_ms is clamped to it)"));
+        table.push_back(number_flag<std::size_t>(
+            "max-ack-waiters", &Config::max_ack_waiters, 0, 10'000'000,
+            "publishers that may wait for an acknowledgement at once; over it, 503"));
         Flag redis = text_flag("redis", "URL", &Config::redis,
                                "redis://[[user]:password@]host:port[/db]: run as a node of the "
                                "cluster that shares this Redis");

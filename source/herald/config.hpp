@@ -81,6 +81,10 @@ struct Config {
     // single node (a cluster keeps them in Redis, within its maxmemory), how many keys at most.
     Duration idempotency_ttl = std::chrono::minutes(5);
     std::size_t idempotency_max_keys = 100'000;
+    // wait=ack on /send: the longest a publisher may wait for an acknowledgement (timeout_ms is
+    // clamped to it; 5 s when not given, within it), and how many may wait at once.
+    Duration max_ack_wait = std::chrono::seconds(30);
+    std::size_t max_ack_waiters = 10'000;
 
     // The cluster: every node given the same Redis is one Herald (README "Running a cluster").
     std::string redis;           // redis://[[user]:password@]host:port[/db]; empty: one node

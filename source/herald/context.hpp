@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "herald/access.hpp"
+#include "herald/ack_waiters.hpp"
 #include "herald/admission.hpp"
 #include "herald/config.hpp"
 #include "herald/engine.hpp"
@@ -21,6 +22,7 @@ struct Context {
     Hub& hub;
     Engine& engine;
     Metrics& metrics;
+    AckGate& ack_gate;  // publishers waiting for an ack (wait=ack), bounded
     Clock::time_point started_at;
     boost::asio::ssl::context* tls = nullptr;  // every connection speaks TLS when set
     // True from a SIGTERM on (during --drain-delay, then the shutdown): /readyz answers 503.

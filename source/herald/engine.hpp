@@ -10,6 +10,7 @@
 
 #include <boost/system/result.hpp>
 
+#include "herald/config.hpp"
 #include "herald/connection.hpp"
 #include "herald/message.hpp"
 #include "herald/net.hpp"
@@ -84,6 +85,21 @@ class Engine {
     // across the cluster when the command went out (its nodes close theirs as it reaches them).
     virtual awaitable<boost::system::result<std::size_t>> disconnect(std::string uid,
                                                                      bool reconnect) = 0;
+
+    // A connection of `uid` handled every message of its stream up to `seq` (an ack, which is
+    // cumulative): the user's acknowledged seq moves up to it (never down, never past the
+    // stream's last seq), and the publishers waiting for it, on any node, are answered. An ack
+    // that cannot be recorded (Redis unreachable) is dropped: the client's next one covers it.
+    virtual void acknowledge(std::string uid, std::uint64_t seq) = 0;
+
+    // Waits until `uid` acknowledged `seq` (true: a connection of the user, on any node, handled
+    // it) or `timeout` passed (false). A user without a connection is waited for too: a device
+    // that comes online may acknowledge the replay.
+    virtual awaitable<boost::system::result<bool>> wait_for_ack(std::string uid, std::uint64_t seq,
+                                                                Duration timeout) = 0;
+
+    // The last seq `uid` acknowledged; 0 for none.
+    virtual awaitable<boost::system::result<std::uint64_t>> acked_seq(std::string uid) = 0;
 
     // Whether the engine can serve now (a cluster's Redis is reachable): what /readyz says.
     virtual bool ready() const = 0;

@@ -89,6 +89,20 @@ Replay History::replay(const std::string& uid, const std::optional<Since>& since
     return replay;
 }
 
+bool History::acknowledge(const std::string& uid, std::uint64_t seq) {
+    auto found = streams_.find(uid);
+    if (found == streams_.end()) return false;
+    Stream& stream = found->second;
+    if (seq <= stream.acked_seq || seq > stream.last_seq) return false;
+    stream.acked_seq = seq;
+    return true;
+}
+
+std::uint64_t History::acked(const std::string& uid) const {
+    auto found = streams_.find(uid);
+    return found == streams_.end() ? 0 : found->second.acked_seq;
+}
+
 void History::keep(Entry& entry, DeliveryPtr delivery, Clock::time_point now) {
     Stream& stream = entry.second;
     std::size_t bytes = bytes_of(*delivery);

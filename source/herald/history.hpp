@@ -69,6 +69,12 @@ class History {
     // stream's, or none, gets everything kept.
     Replay replay(const std::string& uid, const std::optional<Since>& since, Clock::time_point now);
 
+    // A connection of `uid` handled every message up to `seq`: the stream's acknowledged seq
+    // moves up to it (never down, never past the stream's last seq). Whether it moved.
+    bool acknowledge(const std::string& uid, std::uint64_t seq);
+    // The last seq acknowledged in `uid`'s stream; 0 for none, or without a stream.
+    std::uint64_t acked(const std::string& uid) const;
+
     // Forgets the messages older than the TTL and the streams unused for as long.
     void expire(Clock::time_point now);
 
@@ -93,6 +99,7 @@ class History {
         // The last seq forgotten for the count, the age or the byte budget (not for a newer
         // message with its key): whatever is after it is kept or was made obsolete.
         std::uint64_t evicted_through = 0;
+        std::uint64_t acked_seq = 0;  // the last seq a connection of the user acknowledged
         // Not std::deque, which allocates a block even while empty: most streams keep nothing
         // most of the time, and there is one stream per connected user.
         boost::container::deque<Kept> kept;

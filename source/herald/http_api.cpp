@@ -41,11 +41,40 @@ Response unauthorized(unsigned version) {
 
 // The engine could not serve the request (a cluster's Redis is unreachable): nothing was
 // published, and the client should try again shortly.
-Response unavailable(unsigned version) {
-    Response response = error_response(http::status::service_unavailable,
-                                       "temporarily unavailable, try again", version);
+Response unavailable(unsigned version,
+                     std::string_view why = "temporarily unavailable, try again") {
+    Response response = error_response(http::status::service_unavailable, why, version);
     response.set(http::field::retry_after, "1");
     return response;
+}
+
+// What a publish with wait=ack waits for when it does not say: 5 s, within --max-ack-wait.
+constexpr Duration default_ack_wait = std::chrono::seconds(5);
+
+struct Acked {
+    bool all = true;
+    std::vector<std::string> uids;  // those that acknowledged, in the request's order
+};
+
+// Waits, all together within `timeout`, until each user acknowledged its seq. A user whose
+// stream did not number the message (seq 0: history off and nobody connected) cannot.
+awaitable<Acked> wait_for_acks(Engine& engine, const std::vector<std::string>& uids,
+                               const std::vector<std::uint64_t>& seqs, Duration timeout) {
+    Acked acked;
+    auto deadline = Clock::now() + timeout;
+    for (std::size_t i = 0; i < uids.size(); ++i) {
+        // One after another on one deadline: a user who acknowledged while an earlier one was
+        // waited for is found at once.
+        auto left =
+            std::max(Duration(0), std::chrono::duration_cast<Duration>(deadline - Clock::now()));
+        boost::system::result<bool> done = false;
+        if (seqs[i] != 0) done = co_await engine.wait_for_ack(uids[i], seqs[i], left);
+        if (done && *done)
+            acked.uids.push_back(uids[i]);
+        else
+            acked.all = false;  // not in time, or the engine could not tell: still stored
+    }
+    co_return acked;
 }
 
 // The Idempotency-Key header, if any: 1 to 128 visible ASCII characters.
@@ -86,23 +115,48 @@ awaitable<Response> send(const Request& request, Context& context) {
         co_return error_response(http::status::bad_request, parsed.error(), request.version());
     auto key = idempotency_key(request);
     if (!key) co_return error_response(http::status::bad_request, key.error(), request.version());
+    // A waiting publisher holds a ticket from before anything is stored: over the bound, the
+    // answer is 503 and nothing was published.
+    std::optional<AckGate::Ticket> waiting =
+        parsed->wait_for_ack ? context.ack_gate.enter() : std::nullopt;
+    if (parsed->wait_for_ack && !waiting)
+        co_return unavailable(request.version(), "too many publishers wait for an ack");
     bool one_user = parsed->uids.size() == 1 && !parsed->listed;
     std::vector<std::string> uids;  // a list is answered with each uid's seq
-    if (!one_user) uids = parsed->uids;
+    if (!one_user || waiting) uids = parsed->uids;
     PublishRequest publish{std::move(parsed->uids),
                            make_message(parsed->message, std::move(parsed->key)), std::move(*key)};
     auto outcome = co_await context.engine.publish(std::move(publish));
     if (!outcome) co_return unavailable(request.version());
     const Published& published = *outcome;
-    if (one_user) {
+    if (one_user && !waiting) {
         co_return Response(http::status::ok,
                            delivered_with_seq(published.delivered, published.seqs.front()),
                            request.version());
     }
-    json::object seqs;
-    for (std::size_t i = 0; i < uids.size(); ++i)
-        seqs[uids[i]] = published.seqs[i];
-    json::object answer{{"delivered", published.delivered}, {"seqs", std::move(seqs)}};
+    json::object answer{{"delivered", published.delivered}};
+    if (one_user) {
+        answer["seq"] = published.seqs.front();
+    } else {
+        json::object seqs;
+        for (std::size_t i = 0; i < uids.size(); ++i)
+            seqs[uids[i]] = published.seqs[i];
+        answer["seqs"] = std::move(seqs);
+    }
+    if (waiting) {
+        const Duration bound = context.config.max_ack_wait;
+        Duration timeout = std::min(default_ack_wait, bound);
+        if (parsed->timeout_ms)
+            timeout = Duration(std::min<std::uint64_t>(*parsed->timeout_ms, bound.count()));
+        Acked acked = co_await wait_for_acks(context.engine, uids, published.seqs, timeout);
+        answer["acked"] = acked.all;
+        if (!one_user) {
+            json::array acked_uids;
+            for (auto& uid : acked.uids)
+                acked_uids.emplace_back(uid);
+            answer["acked_uids"] = std::move(acked_uids);
+        }
+    }
     co_return json_response(http::status::ok, answer, request.version());
 }
 
@@ -112,8 +166,10 @@ awaitable<Response> presence(const Request& request, Context& context) {
     if (!uid) co_return error_response(http::status::bad_request, uid.error(), request.version());
     auto connections = co_await context.engine.presence(*uid);
     if (!connections) co_return unavailable(request.version());
-    co_return json_response(http::status::ok, {{"uid", *uid}, {"connections", *connections}},
-                            request.version());
+    auto acked = co_await context.engine.acked_seq(*uid);
+    if (!acked) co_return unavailable(request.version());
+    json::object answer{{"uid", *uid}, {"connections", *connections}, {"acked_seq", *acked}};
+    co_return json_response(http::status::ok, answer, request.version());
 }
 
 // POST /disconnect {"uid":U[,"reconnect":true]}: every connection of the user, on every node.
@@ -139,6 +195,7 @@ awaitable<Response> stats(const Request& request, Context& context) {
          {"messages_published", metrics.messages_published.read()},
          {"messages_delivered", metrics.messages_delivered.read()},
          {"slow_consumer_disconnects", metrics.closes.read(close_reasons::slow_consumer)},
+         {"ack_waiters", context.ack_gate.waiting()},
          {"streams", engine.streams},
          {"history_streams", engine.history_streams},
          {"history_messages", engine.history_messages},

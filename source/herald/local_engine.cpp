@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 
 namespace herald {
 namespace {
@@ -89,6 +90,41 @@ Published LocalEngine::deliver(const PublishRequest& request) {
 awaitable<boost::system::result<std::size_t>> LocalEngine::presence(std::string uid) {
     return ask(hub_.strand(), [this, uid = std::move(uid)] {
         return boost::system::result<std::size_t>(hub_.connections_of(uid));
+    });
+}
+
+void LocalEngine::acknowledge(std::string uid, std::uint64_t seq) {
+    asio::post(hub_.strand(), [this, uid = std::move(uid), seq] {
+        if (history_.acknowledge(uid, seq)) ack_waiters_.acknowledged(uid, seq);
+    });
+}
+
+awaitable<boost::system::result<bool>> LocalEngine::wait_for_ack(std::string uid, std::uint64_t seq,
+                                                                 Duration timeout) {
+    auto signal = std::make_shared<AckSignal>(co_await asio::this_coro::executor, 1);
+    // Registered in the step that reads the acknowledged seq: an ack comes before it (seen
+    // here) or after it (signalled), never in between.
+    auto enlist = [this, &uid, seq, signal] {
+        if (history_.acked(uid) >= seq) return true;
+        ack_waiters_.add(uid, seq, signal);
+        return false;
+    };
+    bool acked = co_await ask(hub_.strand(), std::move(enlist));
+    if (acked) co_return true;
+    acked = co_await wait_for_signal(*signal, timeout);
+    if (!acked) {
+        auto forget = [this, &uid, &signal] {
+            ack_waiters_.remove(uid, signal.get());
+            return true;  // a step answers something
+        };
+        co_await ask(hub_.strand(), std::move(forget));
+    }
+    co_return acked;
+}
+
+awaitable<boost::system::result<std::uint64_t>> LocalEngine::acked_seq(std::string uid) {
+    return ask(hub_.strand(), [this, uid = std::move(uid)] {
+        return boost::system::result<std::uint64_t>(history_.acked(uid));
     });
 }
 

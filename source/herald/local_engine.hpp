@@ -3,6 +3,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "herald/ack_waiters.hpp"
 #include "herald/engine.hpp"
 #include "herald/history.hpp"
 #include "herald/hub.hpp"
@@ -26,6 +27,10 @@ class LocalEngine final : public Engine, private HubObserver {
     awaitable<boost::system::result<std::size_t>> presence(std::string uid) override;
     awaitable<boost::system::result<std::size_t>> disconnect(std::string uid,
                                                              bool reconnect) override;
+    void acknowledge(std::string uid, std::uint64_t seq) override;
+    awaitable<boost::system::result<bool>> wait_for_ack(std::string uid, std::uint64_t seq,
+                                                        Duration timeout) override;
+    awaitable<boost::system::result<std::uint64_t>> acked_seq(std::string uid) override;
     bool ready() const override { return true; }
     awaitable<EngineStats> stats() override;
 
@@ -44,6 +49,7 @@ class LocalEngine final : public Engine, private HubObserver {
     // The hub's strand only.
     History history_;
     Idempotency idempotency_;
+    AckWaiters ack_waiters_;
     asio::steady_timer expiry_timer_;
     bool stopped_ = false;
 };

@@ -160,6 +160,15 @@ boost::system::result<Command, std::string_view> parse_command(std::string_view 
     Command command;
     const json::value* type = value.as_object().if_contains("type");
     if (type == nullptr || !type->is_string()) return std::string_view("command has no type");
+    if (type->as_string() == "ack") {
+        const json::value* seq = value.as_object().if_contains("seq");
+        if (seq == nullptr || !seq->is_number()) return std::string_view("ack needs a seq");
+        boost::system::error_code conversion;
+        command.seq = seq->to_number<std::uint64_t>(conversion);
+        if (conversion) return std::string_view("ack needs a seq");
+        command.kind = Command::Kind::ack;
+        return command;
+    }
     if (type->as_string() != "refresh") return command;  // unknown commands are ignored
     command.kind = Command::Kind::refresh;
     const json::value* token = value.as_object().if_contains("token");
@@ -170,6 +179,10 @@ boost::system::result<Command, std::string_view> parse_command(std::string_view 
     return command;
 }
 
+constexpr std::string_view wait_error = "wait must be \"ack\"";
+constexpr std::string_view timeout_error = "timeout_ms must be a whole number of milliseconds";
+constexpr std::string_view timeout_without_wait = "timeout_ms needs wait=ack";
+
 boost::system::result<SendRequest, std::string> parse_send_query(std::string_view target) {
     // The whole target, not parse_query() on the part after '?': in Boost.URL 1.81 that one
     // reads its input as a C string, past the end of a view into the request head.
@@ -178,7 +191,7 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
     auto params = url->encoded_params();
     // One pass over the encoded parameters; the first of each name counts. Only the two values
     // wanted are decoded, once each, straight into the strings that keep them.
-    std::optional<boost::urls::pct_string_view> uid, message, key;
+    std::optional<boost::urls::pct_string_view> uid, message, key, wait, timeout_ms;
     for (auto param : params) {
         if (!uid && key_is(param.key, "uid")) {
             if (!param.has_value) return std::string("uid is missing");
@@ -189,6 +202,10 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
         } else if (!key && key_is(param.key, "key")) {
             if (!param.has_value) return std::string("key is empty");
             key = param.value;
+        } else if (!wait && key_is(param.key, "wait")) {
+            wait = param.value;
+        } else if (!timeout_ms && key_is(param.key, "timeout_ms")) {
+            timeout_ms = param.value;
         }
     }
     if (!uid) return std::string("uid is missing");
@@ -204,6 +221,19 @@ boost::system::result<SendRequest, std::string> parse_send_query(std::string_vie
         request.key = decode_query_value<std::string>(*key);
         if (auto problem = key_error(request.key)) return std::string(*problem);
     }
+    if (wait) {
+        if (decode_query_value<std::string>(*wait) != "ack") return std::string(wait_error);
+        request.wait_for_ack = true;
+    }
+    if (timeout_ms) {
+        std::string text = decode_query_value<std::string>(*timeout_ms);
+        std::uint64_t value = 0;
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || error != std::errc() || end != text.data() + text.size())
+            return std::string(timeout_error);
+        request.timeout_ms = value;
+    }
+    if (request.timeout_ms && !request.wait_for_ack) return std::string(timeout_without_wait);
     return request;
 }
 
@@ -325,6 +355,18 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
         request.key.assign(key->as_string());
         if (auto problem = key_error(request.key)) return std::string(*problem);
     }
+    if (const json::value* wait = object->if_contains("wait")) {
+        if (!wait->is_string() || wait->as_string() != "ack") return std::string(wait_error);
+        request.wait_for_ack = true;
+    }
+    if (const json::value* timeout = object->if_contains("timeout_ms")) {
+        boost::system::error_code conversion;
+        std::uint64_t value =
+            timeout->is_number() ? timeout->to_number<std::uint64_t>(conversion) : 0;
+        if (!timeout->is_number() || conversion) return std::string(timeout_error);
+        request.timeout_ms = value;
+    }
+    if (request.timeout_ms && !request.wait_for_ack) return std::string(timeout_without_wait);
     return request;
 }
 

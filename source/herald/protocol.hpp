@@ -54,6 +54,10 @@ struct SendRequest {
     bool listed = false;         // given as a "uids" list, which is answered with each uid's seq
     boost::json::value message;  // a string is delivered as is, anything else as its JSON text
     std::string key;             // the collapse key (MessageBody::key); empty: none
+    // wait=ack: the answer waits for an acknowledgement, at most timeout_ms (when given; the
+    // server's default otherwise, and never past its bound).
+    bool wait_for_ack = false;
+    std::optional<std::uint64_t> timeout_ms;
 };
 
 // GET /send?uid=U&message=M, from the request target (percent-decoding, '+' as space).
@@ -105,8 +109,9 @@ std::string close_event(const CloseReason& reason);
 
 // A command a JSON-protocol client sends after its login.
 struct Command {
-    enum class Kind { refresh, unknown } kind = Kind::unknown;
-    std::string token;  // refresh: the new token
+    enum class Kind { refresh, ack, unknown } kind = Kind::unknown;
+    std::string token;      // refresh: the new token
+    std::uint64_t seq = 0;  // ack: every message up to this seq was handled
 };
 // Parses a frame sent after the login; an error is a close reason.
 boost::system::result<Command, std::string_view> parse_command(std::string_view frame);

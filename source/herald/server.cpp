@@ -54,8 +54,10 @@ Server::Server(Config config)
       io_context_(concurrency_hint(config_.threads)),
       admission_(io_context_.get_executor(), admission_limits(config_)),
       hub_(io_context_.get_executor(), keep_alive_settings(config_), metrics_),
+      ack_gate_(config_.max_ack_waiters),
       engine_(make_engine(config_, io_context_, hub_, metrics_)),
-      context_{config_, access_, admission_, hub_, *engine_, metrics_, Clock::now(), tls_.get()},
+      context_{config_,  access_,   admission_,   hub_,      *engine_,
+               metrics_, ack_gate_, Clock::now(), tls_.get()},
       listener_(io_context_, context_) {
     context_.draining = &draining_;
 }

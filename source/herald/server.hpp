@@ -56,6 +56,7 @@ class Server {
     // Declared before everything that holds one of its strands, so that it is destroyed last.
     asio::io_context io_context_;
     Admission admission_;
+    AckGate ack_gate_;
     Hub hub_;
     std::unique_ptr<Engine> engine_;
     Context context_;

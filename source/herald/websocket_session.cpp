@@ -397,8 +397,9 @@ template <typename Transport>
 awaitable<void> WebSocketSession<Transport>::read_loop() {
     // Frames after the login are read in small pieces into this frame, so an idle connection's
     // pending read holds no heap buffer. In the seed protocol they are ignored, as in the seed;
-    // with tokens, a JSON-protocol client may send commands (a refresh), gathered in `command`.
-    bool commands = context_.access.tokens_required() && connection_->protocol() == Protocol::json;
+    // a JSON-protocol client may send commands (acks; refreshes, with tokens), gathered in
+    // `command`.
+    bool commands = connection_->protocol() == Protocol::json;
     InboundLimit limit(context_.config.max_inbound_rate);
     std::array<char, 128> piece;
     std::string command;
@@ -432,7 +433,10 @@ awaitable<void> WebSocketSession<Transport>::read_loop() {
 template <typename Transport>
 void WebSocketSession<Transport>::handle_command(std::string_view frame) {
     auto parsed = parse_command(frame);
-    if (!parsed || parsed->kind != Command::Kind::refresh) return;  // unknown commands are ignored
+    if (!parsed) return;  // what the server cannot read is ignored, as unknown commands are
+    if (parsed->kind == Command::Kind::ack)
+        return context_.engine.acknowledge(connection_->uid(), parsed->seq);
+    if (parsed->kind != Command::Kind::refresh || !context_.access.tokens_required()) return;
     auto claims = context_.access.verify_token(parsed->token);
     if (!claims)
         return context_.hub.close(connection_, close_reasons::token_refusal(claims.error()), true);

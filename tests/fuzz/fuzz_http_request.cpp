@@ -27,7 +27,9 @@ struct Server {
     herald::Admission admission{io_context.get_executor(), herald::admission_limits(config)};
     herald::Hub hub{io_context.get_executor(), herald::keep_alive_settings(config), metrics};
     herald::LocalEngine engine{hub, config, metrics};
-    herald::Context context{config, access, admission, hub, engine, metrics, herald::Clock::now()};
+    herald::AckGate ack_gate{config.max_ack_waiters};
+    herald::Context context{config, access, admission, hub,
+                            engine, metrics, ack_gate, herald::Clock::now()};
 };
 
 // One for the whole run: the hub's state carries over from input to input, as in a server.

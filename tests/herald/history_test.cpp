@@ -82,6 +82,21 @@ BOOST_AUTO_TEST_CASE(a_resume_gets_what_came_after_its_seq_and_is_told_whether_t
     BOOST_TEST(!plain.position.recovered.has_value());
 }
 
+BOOST_AUTO_TEST_CASE(the_acknowledged_seq_only_moves_up_and_never_past_the_last_seq) {
+    History history({3, 5min, 1 << 20});
+    BOOST_TEST(!history.acknowledge("nobody", 1));  // no stream: nothing to acknowledge
+    BOOST_TEST(history.acked("nobody") == 0u);
+    for (int i = 1; i <= 4; ++i)
+        history.append("a", text("x"), start, 0);
+    BOOST_TEST(history.acknowledge("a", 2));
+    BOOST_TEST(history.acked("a") == 2u);
+    BOOST_TEST(!history.acknowledge("a", 1));  // cumulative: an older ack says nothing new
+    BOOST_TEST(!history.acknowledge("a", 5));  // beyond what was published
+    BOOST_TEST(history.acked("a") == 2u);
+    BOOST_TEST(history.acknowledge("a", 4));
+    BOOST_TEST(history.acked("a") == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(messages_go_after_the_ttl_and_so_do_unused_streams_but_not_pinned_ones) {
     History history({100, 1min, 1 << 20});
     history.append("offline", text("x"), start, 0);

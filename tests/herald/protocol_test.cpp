@@ -82,6 +82,17 @@ BOOST_AUTO_TEST_CASE(commands_after_the_login_are_parsed_or_ignored) {
     BOOST_TEST(parse_command(R"({"type":"refresh"})").has_error());
 }
 
+BOOST_AUTO_TEST_CASE(an_ack_carries_a_whole_seq) {
+    auto ack = parse_command(R"({"type":"ack","seq":17})");
+    BOOST_REQUIRE(ack.has_value());
+    BOOST_TEST((ack->kind == Command::Kind::ack));
+    BOOST_TEST(ack->seq == 17u);
+    BOOST_TEST(parse_command(R"({"type":"ack"})").has_error());
+    BOOST_TEST(parse_command(R"({"type":"ack","seq":"17"})").has_error());
+    BOOST_TEST(parse_command(R"({"type":"ack","seq":-1})").has_error());
+    BOOST_TEST(parse_command(R"({"type":"ack","seq":1.5})").has_error());
+}
+
 BOOST_AUTO_TEST_CASE(uid_limits_are_inclusive) {
     BOOST_TEST(!uid_error(std::string(128, 'x')).has_value());
     BOOST_TEST(uid_error(std::string(129, 'x')).has_value());

@@ -365,7 +365,7 @@ BOOST_AUTO_TEST_CASE(presence_counts_a_users_connections_and_stats_name_the_node
         auto answer =
             co_await http_request(server.endpoint(), http::verb::get, "/presence?uid=present");
         BOOST_TEST(answer.status == 200u);
-        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"uid":"present","connections":2})"));
+        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"uid":"present","connections":2,"acked_seq":0})"));
         auto nobody =
             co_await http_request(server.endpoint(), http::verb::get, "/presence?uid=nobody");
         BOOST_TEST(json::parse(nobody.body).at("connections") == 0);

@@ -120,4 +120,25 @@ awaitable<std::vector<boost::json::object>> read_progress_until(client::WebSocke
     }
 }
 
+awaitable<std::uint64_t> receive_and_ack(tcp::endpoint server, std::string uid, int count,
+                                         std::optional<client::WebSocketClient>& connection) {
+    connection.emplace(co_await client::WebSocketClient::connect(server));
+    client::WebSocketClient& socket = *connection;
+    std::string login = boost::json::serialize(
+        boost::json::object{{"uid", uid}, {"v", 1}, {"since", boost::json::object{{"seq", 0}}}});
+    co_await socket.send(login);
+    auto welcome = boost::json::parse(co_await socket.receive());
+    if (welcome.at("type") != "welcome") throw std::runtime_error("expected a welcome");
+    std::uint64_t seq = 0;
+    for (int read = 0; read < count;) {
+        auto frame = boost::json::parse(co_await socket.receive());
+        if (frame.at("type") != "message") continue;
+        seq = frame.at("seq").to_number<std::uint64_t>();
+        ++read;
+    }
+    std::string ack = boost::json::serialize(boost::json::object{{"type", "ack"}, {"seq", seq}});
+    co_await socket.send(ack);
+    co_return seq;
+}
+
 }  // namespace herald::test

@@ -73,4 +73,9 @@ awaitable<std::uint64_t> publish_progress(tcp::endpoint server, std::string uid,
 awaitable<std::vector<boost::json::object>> read_progress_until(client::WebSocketClient& client,
                                                                 int last);
 
+// Logs in to `uid` with the JSON protocol (asking for everything kept) on a connection it opens
+// in `connection`, reads `count` messages, then acknowledges the last one; returns its seq.
+awaitable<std::uint64_t> receive_and_ack(tcp::endpoint server, std::string uid, int count,
+                                         std::optional<client::WebSocketClient>& connection);
+
 }  // namespace herald::test

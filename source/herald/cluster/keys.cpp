@@ -16,8 +16,8 @@ std::string name(std::string_view uid, std::string_view suffix) {
 }  // namespace
 
 UserKeys user_keys(std::string_view uid) {
-    return {name(uid, "}:m"), name(uid, "}:l"), name(uid, "}:p"), name(uid, "}:k"),
-            name(uid, channel_suffix)};
+    return {name(uid, "}:m"), name(uid, "}:l"),          name(uid, "}:p"),
+            name(uid, "}:k"), name(uid, channel_suffix), name(uid, "}:w")};
 }
 
 std::string idempotency_key(std::string_view uid, std::string_view key) {

@@ -18,6 +18,7 @@ struct UserKeys {
     std::string presence;  // herald:{u:<uid>}:p   hash: node -> "count:expiry_ms"
     std::string latest;    // herald:{u:<uid>}:k   hash: collapse key -> seq of its kept message
     std::string channel;   // herald:{u:<uid>}:c   pub/sub: every message, live
+    std::string ack_wait;  // herald:{u:<uid>}:w   string: set while a publisher waits for an ack
 };
 
 UserKeys user_keys(std::string_view uid);
@@ -25,6 +26,10 @@ UserKeys user_keys(std::string_view uid);
 // herald:{u:<uid>}:i:<hex of key>. The idempotency key is written in hex: as the backend
 // chooses it freely, it could otherwise end in "}:m" and name another user's meta.
 std::string idempotency_key(std::string_view uid, std::string_view key);
+
+// Where an ack is announced to every node while a publisher waits for one of the user's (then
+// the user's ack_wait key exists): "<seq>\n<uid>". Not a user's: every node listens.
+inline constexpr std::string_view acks_channel = "herald:acks";
 
 // The sorted set of nodes (node id -> last heartbeat in ms): not a user's, so no hash tag.
 inline constexpr std::string_view nodes_key = "herald:nodes";

@@ -11,6 +11,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include "herald/actor.hpp"
 #include "herald/cluster/store_error.hpp"
@@ -98,6 +99,12 @@ struct LogFailure {
     }
 };
 
+// A free function, not a capturing lambda: its frame owns its arguments.
+awaitable<void> record_ack(StreamStore& store, std::string uid, std::uint64_t seq) {
+    auto moved = co_await store.acknowledge(std::move(uid), seq);
+    if (!moved) log_debug("redis_ack_failed", {{"error", moved.error().message()}});
+}
+
 template <typename Value>
 boost::system::result<Value> unavailable(error_code error) {
     return boost::system::result<Value>(boost::system::in_place_error, error);
@@ -112,6 +119,7 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, Hub& hub, const Config&
       node_(config.node_id.empty() ? default_node_id() : config.node_id),
       probe_interval_(config.redis_probe_interval),
       linger_(linger),
+      redis_timeout_(config.redis_timeout),
       commands_(executor, redis_settings(config, node_, "cmd")),
       store_(commands_, store_settings(config, node_)),
       probes_seen_(config.redis_subscribers),
@@ -149,6 +157,10 @@ void RedisEngine::start() {
                        subscribers_[i]->subscribe(probe_channel(node_, i)),
                        [](std::exception_ptr, boost::system::result<void>) {});
     }
+    // Acks are announced to every node, for the publishers any of them may have waiting.
+    asio::co_spawn(subscribers_.front()->get_executor(),
+                   subscribers_.front()->subscribe(std::string(acks_channel)),
+                   [](std::exception_ptr, boost::system::result<void>) {});
     asio::co_spawn(hub_.strand(), upkeep(), LogFailure{"upkeep"});
 }
 
@@ -221,6 +233,21 @@ void RedisEngine::on_message(std::size_t subscriber, std::string_view channel,
         std::uint64_t round = 0;
         std::from_chars(payload.data(), payload.data() + payload.size(), round);
         probes_seen_[subscriber].store(round, std::memory_order_relaxed);
+        return;
+    }
+    if (channel == acks_channel) {
+        // "<seq>\n<uid>", as the ack script announces it.
+        std::size_t newline = payload.find('\n');
+        std::uint64_t seq = 0;
+        auto [end, error] = std::from_chars(payload.data(), payload.data() + newline, seq);
+        if (newline == std::string_view::npos || error != std::errc() ||
+            end != payload.data() + newline) {
+            log_warn("redis_unreadable_message", {{"channel", channel}, {"error", "bad ack"}});
+            return;
+        }
+        asio::post(hub_.strand(), [this, seq, uid = std::string(payload.substr(newline + 1))] {
+            ack_waiters_.acknowledged(uid, seq);
+        });
         return;
     }
     if (is_control_message(payload)) {
@@ -345,6 +372,49 @@ awaitable<boost::system::result<std::size_t>> RedisEngine::disconnect(std::strin
     if (published->is_error())
         co_return unavailable<std::size_t>(make_error_code(StoreError::redis_refused));
     co_return *connections;
+}
+
+void RedisEngine::acknowledge(std::string uid, std::uint64_t seq) {
+    if (!prepared_.load(std::memory_order_acquire)) return;  // the client's next ack covers it
+    asio::co_spawn(commands_.get_executor(), record_ack(store_, std::move(uid), seq),
+                   LogFailure{"ack"});
+}
+
+// The waiter is enlisted before Redis is asked to announce the user's acks: an announcement
+// can then never find it missing. Redis answers with the acknowledged seq in the same step, so
+// an ack that came before is seen too.
+awaitable<boost::system::result<bool>> RedisEngine::wait_for_ack(std::string uid, std::uint64_t seq,
+                                                                 Duration timeout) {
+    if (!prepared_.load(std::memory_order_acquire))
+        co_return unavailable<bool>(make_error_code(redis::RedisError::not_connected));
+    auto signal = std::make_shared<AckSignal>(co_await asio::this_coro::executor, 1);
+    auto enlist = [this, &uid, seq, signal] {
+        ack_waiters_.add(uid, seq, signal);
+        return true;  // a step answers something
+    };
+    co_await ask(hub_.strand(), std::move(enlist));
+    auto forget = [this, &uid, &signal] {
+        ack_waiters_.remove(uid, signal.get());
+        return true;
+    };
+    // Announced a little past the timeout: Redis's clock and this node's may disagree.
+    auto acked = co_await store_.announce_acks(uid, timeout + redis_timeout_);
+    if (!acked || *acked >= seq) {
+        co_await ask(hub_.strand(), std::move(forget));
+        if (!acked) co_return unavailable<bool>(acked.error());
+        co_return true;
+    }
+    bool signalled = co_await wait_for_signal(*signal, timeout);
+    if (!signalled) co_await ask(hub_.strand(), std::move(forget));
+    co_return signalled;
+}
+
+awaitable<boost::system::result<std::uint64_t>> RedisEngine::acked_seq(std::string uid) {
+    if (!prepared_.load(std::memory_order_acquire))
+        co_return unavailable<std::uint64_t>(make_error_code(redis::RedisError::not_connected));
+    auto acked = co_await store_.acked_seq(std::move(uid));
+    if (!acked) co_return unavailable<std::uint64_t>(acked.error());
+    co_return *acked;
 }
 
 awaitable<EngineStats> RedisEngine::stats() {

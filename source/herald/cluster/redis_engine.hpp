@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "herald/ack_waiters.hpp"
 #include "herald/cluster/live_message.hpp"
 #include "herald/cluster/stream_store.hpp"
 #include "herald/config.hpp"
@@ -61,6 +62,10 @@ class RedisEngine final : public Engine, private HubObserver {
     awaitable<boost::system::result<std::size_t>> presence(std::string uid) override;
     awaitable<boost::system::result<std::size_t>> disconnect(std::string uid,
                                                              bool reconnect) override;
+    void acknowledge(std::string uid, std::uint64_t seq) override;
+    awaitable<boost::system::result<bool>> wait_for_ack(std::string uid, std::uint64_t seq,
+                                                        Duration timeout) override;
+    awaitable<boost::system::result<std::uint64_t>> acked_seq(std::string uid) override;
     bool ready() const override;
     awaitable<EngineStats> stats() override;
 
@@ -111,6 +116,7 @@ class RedisEngine final : public Engine, private HubObserver {
     const std::string node_;
     const Duration probe_interval_;
     const Duration linger_;
+    const Duration redis_timeout_;
     redis::CommandConnection commands_;
     std::vector<std::unique_ptr<redis::Subscriber>> subscribers_;
     StreamStore store_;
@@ -129,6 +135,7 @@ class RedisEngine final : public Engine, private HubObserver {
 
     // The hub's strand.
     FollowedMap followed_;
+    AckWaiters ack_waiters_;  // publishers on this node waiting for an ack, of any user
     std::unordered_set<std::string> presence_changed_;
     bool presence_flush_pending_ = false;
     asio::steady_timer upkeep_timer_;

@@ -250,6 +250,30 @@ keep_alive(KEYS[1], ttl)
 return redis.call('ZCARD', KEYS[1])
 )lua";
 
+constexpr std::string_view ack_body = R"lua(
+local seq = tonumber(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'seq', 'a')
+local last = tonumber(state[1])
+if not last or seq > last or seq <= (tonumber(state[2]) or 0) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'a', ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('PUBLISH', ARGV[3], ARGV[1] .. '\n' .. ARGV[2])
+end
+return 1
+)lua";
+
+// The marker first, then the acknowledged seq: an ack after this step is announced, one before
+// it is in the answer.
+constexpr std::string_view wait_for_ack_body = R"lua(
+local ttl = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[2]) < ttl then
+  redis.call('SET', KEYS[2], '1', 'PX', ttl)
+end
+return tonumber(redis.call('HGET', KEYS[1], 'a')) or 0
+)lua";
+
 std::string sha1_hex(std::string_view text) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
@@ -280,7 +304,8 @@ const Script& script(ScriptId id) {
     static const std::array<Script, script_count> scripts{
         make("publish", publish_body),           make("read", read_body),
         make("set_presence", set_presence_body), make("presence", presence_body),
-        make("heartbeat", heartbeat_body),
+        make("heartbeat", heartbeat_body),       make("ack", ack_body),
+        make("wait_for_ack", wait_for_ack_body),
     };
     return scripts[static_cast<std::size_t>(id)];
 }

@@ -35,8 +35,17 @@ enum class ScriptId : std::size_t {
     // ARGV: node, presence ttl
     // -> how many nodes are alive
     heartbeat,
+    // KEYS: meta, ack_wait
+    // ARGV: seq, uid, acks channel
+    // -> 1 when the user's acknowledged seq (the meta's `a`) moved up to seq, else 0 (not past
+    //    the stream's last seq, never down); announced on the acks channel while anyone waits
+    ack,
+    // KEYS: meta, ack_wait
+    // ARGV: ttl
+    // -> the acknowledged seq now (0: none); acks are announced for at least ttl from now
+    wait_for_ack,
 };
-inline constexpr std::size_t script_count = 5;
+inline constexpr std::size_t script_count = 7;
 
 struct Script {
     std::string_view name;  // for logs

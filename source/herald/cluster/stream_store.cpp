@@ -1,6 +1,8 @@
 #include "herald/cluster/stream_store.hpp"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
@@ -305,6 +307,54 @@ awaitable<boost::system::result<std::size_t>> StreamStore::presence(std::string 
     auto count = count_reply(reply);
     note(script(ScriptId::presence).name, reply, count ? error_code() : count.error());
     co_return count;
+}
+
+awaitable<boost::system::result<bool>> StreamStore::acknowledge(std::string uid,
+                                                                std::uint64_t seq) {
+    // In place: a bool could be made from an error_code too.
+    using Moved = boost::system::result<bool>;
+    if (!run_id()) co_return Moved(boost::system::in_place_error, not_prepared);
+    UserKeys keys = user_keys(uid);
+    std::string seq_text = std::to_string(seq);  // the call holds views: named, so it outlives them
+    std::vector<Call> calls;
+    calls.push_back(Call{"2", keys.meta, keys.ack_wait, seq_text, uid, acks_channel});
+    auto replies = co_await evaluate(ScriptId::ack, std::move(calls));
+    if (!replies) co_return Moved(boost::system::in_place_error, replies.error());
+    const Reply& reply = replies->front();
+    auto moved = count_reply(reply);
+    note(script(ScriptId::ack).name, reply, moved ? error_code() : moved.error());
+    if (!moved) co_return Moved(boost::system::in_place_error, moved.error());
+    co_return *moved == 1;
+}
+
+awaitable<boost::system::result<std::uint64_t>> StreamStore::announce_acks(std::string uid,
+                                                                           Duration ttl) {
+    if (!run_id()) co_return not_prepared;
+    UserKeys keys = user_keys(uid);
+    std::string ttl_text = std::to_string(std::max<Duration::rep>(ttl.count(), 1));
+    std::vector<Call> calls;
+    calls.push_back(Call{"2", keys.meta, keys.ack_wait, ttl_text});
+    auto replies = co_await evaluate(ScriptId::wait_for_ack, std::move(calls));
+    if (!replies) co_return replies.error();
+    const Reply& reply = replies->front();
+    auto acked = count_reply(reply);
+    note(script(ScriptId::wait_for_ack).name, reply, acked ? error_code() : acked.error());
+    if (!acked) co_return acked.error();
+    co_return static_cast<std::uint64_t>(*acked);
+}
+
+awaitable<boost::system::result<std::uint64_t>> StreamStore::acked_seq(std::string uid) {
+    if (!run_id()) co_return not_prepared;
+    redis::Command command{"HGET", user_keys(uid).meta, "a"};
+    auto reply = co_await redis_.exec(std::move(command));
+    if (!reply) co_return reply.error();
+    if (reply->is_nil()) co_return std::uint64_t{0};
+    std::uint64_t seq = 0;
+    const std::string& text = reply->text;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seq);
+    if (reply->is_error() || error != std::errc() || end != text.data() + text.size())
+        co_return make_error_code(StoreError::bad_reply);
+    co_return seq;
 }
 
 awaitable<boost::system::result<std::size_t>> StreamStore::heartbeat() {

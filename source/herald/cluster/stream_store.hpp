@@ -119,6 +119,16 @@ class StreamStore {
     // refreshing them) are not counted, and are deleted.
     awaitable<boost::system::result<std::size_t>> presence(std::string uid);
 
+    // A connection of `uid` handled everything up to `seq`: the user's acknowledged seq moves up
+    // to it (never down, never past the stream's last seq), and while a publisher waits for one
+    // of the user's acks, the ack is announced on acks_channel. Whether it moved.
+    awaitable<boost::system::result<bool>> acknowledge(std::string uid, std::uint64_t seq);
+    // Has the user's acks announced for `ttl` from now, and returns its acknowledged seq (0:
+    // none) in the same step: a later ack is announced, an earlier one is in the answer.
+    awaitable<boost::system::result<std::uint64_t>> announce_acks(std::string uid, Duration ttl);
+    // The user's acknowledged seq; 0 for none.
+    awaitable<boost::system::result<std::uint64_t>> acked_seq(std::string uid);
+
     // Says this node is alive (herald:nodes: node -> now), drops the nodes silent for more than
     // presence_ttl, and returns how many nodes are alive, this one included.
     awaitable<boost::system::result<std::size_t>> heartbeat();

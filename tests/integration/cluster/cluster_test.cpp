@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -19,6 +20,7 @@ using client::WebSocketClient;
 namespace json = boost::json;
 namespace http = client::http;
 using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -93,7 +95,8 @@ BOOST_AUTO_TEST_CASE(a_message_published_on_one_node_reaches_the_users_connectio
 
         auto presence =
             co_await client::http_request(cluster.node(2), http::verb::get, "/presence?uid=u");
-        BOOST_TEST(json::parse(presence.body) == json::parse(R"({"uid":"u","connections":2})"));
+        BOOST_TEST(json::parse(presence.body) ==
+                   json::parse(R"({"uid":"u","connections":2,"acked_seq":0})"));
         co_await wait_for_nodes(cluster.node(0), 3);
         auto stats = co_await get_stats(cluster.node(0));
         BOOST_TEST(stats.at("node") == "node0");
@@ -304,6 +307,36 @@ BOOST_AUTO_TEST_CASE(a_resume_on_another_node_over_collapsed_messages_is_recover
         BOOST_REQUIRE(got);
         BOOST_TEST(seqs_of(reader) == (std::vector<std::uint64_t>{2, 3, 5}),
                    boost::test_tools::per_element());
+    });
+}
+
+// Delivery receipts across nodes: the publisher waits on one node, the client acknowledges on
+// another; a user who comes online later, on yet another node, may acknowledge the replay.
+BOOST_AUTO_TEST_CASE(a_publisher_on_one_node_is_answered_by_an_ack_on_another) {
+    TestCluster cluster({.nodes = 3});
+    run([&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < cluster.size(); ++i)
+            co_await wait_until_serving(cluster.node(i));
+        std::optional<WebSocketClient> client;
+        auto publishing =
+            client::http_request(cluster.node(1), http::verb::get,
+                                 "/send?uid=acker&message=m&wait=ack&timeout_ms=20000");
+        auto receiving = receive_and_ack(cluster.node(0), "acker", 1, client);
+        auto [answer, acked_seq] = co_await (std::move(publishing) && std::move(receiving));
+        BOOST_TEST(answer.status == 200u);
+        auto answered = json::parse(answer.body);
+        BOOST_TEST(answered.at("acked") == true);
+        BOOST_TEST(answered.at("seq") == 1);
+        BOOST_TEST(acked_seq == 1u);
+        auto presence =
+            co_await client::http_request(cluster.node(2), http::verb::get, "/presence?uid=acker");
+        BOOST_TEST(json::parse(presence.body).at("acked_seq") == 1);
+
+        // Nobody acknowledges: acked false at the timeout, still stored.
+        auto unanswered = co_await client::http_request(
+            cluster.node(2), http::verb::get, "/send?uid=acker&message=n&wait=ack&timeout_ms=200");
+        BOOST_TEST(json::parse(unanswered.body).at("acked") == false);
+        BOOST_TEST(json::parse(unanswered.body).at("seq") == 2);
     });
 }
 
