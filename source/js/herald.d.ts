@@ -35,6 +35,10 @@ export interface HeraldClientOptions {
   since?: { epoch?: string; seq: number };
   /** A WebSocket implementation instead of the global one (Node 20: the `ws` package). */
   WebSocket?: new (url: string) => WebSocket;
+  /** Delivery receipts: after the message handlers return, acknowledge the highest seq
+   *  handled (`{"type":"ack","seq":N}`, at most every 100 ms), which a publisher with
+   *  `wait=ack` waits for. Default true. */
+  acks?: boolean;
 }
 
 export type State = 'disconnected' | 'connecting' | 'connected';

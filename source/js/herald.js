@@ -99,7 +99,12 @@ const defaults = {
   storageKey: undefined,
   since: undefined,
   WebSocket: undefined,
+  acks: true, // acknowledge what the message handlers returned from (delivery receipts)
 };
+
+// Acks are cumulative: the highest seq handled, at most this often (the server counts every
+// frame against its inbound rate).
+const ackInterval = 100;
 
 const longestTimer = 2 ** 31 - 1; // setTimeout's limit
 
@@ -129,7 +134,10 @@ export class HeraldClient {
     this._epoch = undefined; // where the stream is: its epoch and the last seq delivered
     this._seq = undefined;
     this._since = undefined; // the position the current login resumes from
-    this._timers = { reconnect: null, connect: null, heartbeat: null, refresh: null };
+    this._timers = { reconnect: null, connect: null, heartbeat: null, refresh: null, ack: null };
+    this._handledSeq = 0; // the last seq whose handlers returned, on this connection
+    this._ackedSeq = 0; // the last seq acknowledged on this connection
+    this._ackedAt = 0;
     this._heartbeat = 0; // ms of silence that end a connection: two ping intervals
     this._heardAt = 0;
     this._refreshFailures = 0;
@@ -256,6 +264,8 @@ export class HeraldClient {
     }
     this._epoch = welcome.epoch;
     this._savePosition();
+    this._handledSeq = 0; // a new connection: its acks start afresh (an ack again is harmless)
+    this._ackedSeq = 0;
     this._attempt = 0;
     this._heartbeat = welcome.ping_interval_ms > 0 ? 2 * welcome.ping_interval_ms : 0;
     this._feedHeartbeat(generation);
@@ -272,6 +282,26 @@ export class HeraldClient {
       this._savePosition();
     }
     this._emit('message', { seq, time: frame.time, data: frame.data, key: frame.key });
+    if (typeof seq === 'number' && this.options.acks) this._scheduleAck(seq);
+  }
+
+  // After the handlers returned: the ack goes at once when none went in the last interval,
+  // else at its end, then covering everything handled meanwhile.
+  _scheduleAck(seq) {
+    this._handledSeq = seq;
+    if (this._timers.ack !== null) return;
+    const wait = Math.max(0, this._ackedAt + ackInterval - Date.now());
+    const generation = this._generation;
+    this._arm('ack', wait, () => this._sendAck(generation));
+  }
+
+  _sendAck(generation) {
+    const socket = this._socket;
+    if (generation !== this._generation || !socket || socket.readyState !== 1) return;
+    if (this._handledSeq <= this._ackedSeq) return;
+    socket.send(JSON.stringify({ type: 'ack', seq: this._handledSeq }));
+    this._ackedSeq = this._handledSeq;
+    this._ackedAt = Date.now();
   }
 
   // --- ending -------------------------------------------------------------------------------
@@ -464,6 +494,7 @@ export class HeraldClient {
   }
 
   _clearConnectionTimers() {
+    this._clear('ack');
     this._clear('connect');
     this._clear('heartbeat');
     this._clear('refresh');

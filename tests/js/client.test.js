@@ -271,6 +271,46 @@ test('progress with a key: a page opened later gets the last state, with its key
   );
 });
 
+describe('delivery receipts', () => {
+  test('the client acks what its handlers returned from, and a publisher waiting for it is answered', async (t) => {
+    const server = await startHerald();
+    t.after(() => server.stop());
+    const { WebSocket: Watched, sockets } = watchedWebSocket();
+    const client = new HeraldClient(server.ws, { uid: 'receipts' }, { WebSocket: Watched });
+    const handled = [];
+    client.on('message', ({ seq }) => handled.push(seq));
+    const welcomed = nextEvent(client, 'welcome');
+    client.connect();
+    t.after(() => client.disconnect());
+    await welcomed;
+    for (let i = 1; i <= 5; i++) await publish(server, 'receipts', i);
+    const answer = await publish(server, 'receipts', 6, { wait: 'ack', timeoutMs: 20000 });
+    assert.equal(answer.acked, true);
+    assert.equal(answer.seq, 6);
+    assert.ok(handled.includes(6), 'the handler ran before the ack');
+    const acks = sockets[0].sent.filter((frame) => frame.type === 'ack').map((frame) => frame.seq);
+    assert.equal(acks.at(-1), 6);
+    assert.ok(acks.length <= 6, `at most one ack per message: ${acks}`);
+    assert.deepEqual(acks, [...acks].sort((a, b) => a - b), 'cumulative: they only grow');
+  });
+
+  test('with acks: false nothing is acknowledged, and the publisher gets acked: false', async (t) => {
+    const server = await startHerald();
+    t.after(() => server.stop());
+    const { WebSocket: Watched, sockets } = watchedWebSocket();
+    const client = new HeraldClient(server.ws, { uid: 'silent' }, { WebSocket: Watched, acks: false });
+    const welcomed = nextEvent(client, 'welcome');
+    client.connect();
+    t.after(() => client.disconnect());
+    await welcomed;
+    const received = nextEvent(client, 'message');
+    const answer = await publish(server, 'silent', 'm', { wait: 'ack', timeoutMs: 300 });
+    await received;
+    assert.equal(answer.acked, false);
+    assert.deepEqual(sockets[0].sent.filter((frame) => frame.type === 'ack'), []);
+  });
+});
+
 describe('tokens', () => {
   test('getToken is called again before exp, and the fresh token goes as a refresh on the same connection', async (t) => {
     const server = await startHerald(['--token-secret', secret]);

@@ -72,14 +72,14 @@ export async function startHerald(args = [], { port: wanted = 0, timeout = 10000
 }
 
 // POST /send; resolves with the answer ({delivered, seq}).
-export async function publish(server, uid, message, { apiKey, key } = {}) {
+export async function publish(server, uid, message, { apiKey, key, wait, timeoutMs } = {}) {
   const headers = { 'Content-Type': 'application/json' };
   if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
   const response = await fetch(`${server.http}/send`, {
     method: 'POST',
     headers,
-    body: JSON.stringify(key === undefined ? { uid, message } : { uid, message, key }),
-    signal: AbortSignal.timeout(10000),
+    body: JSON.stringify({ uid, message, key, wait, timeout_ms: timeoutMs }), // undefined: left out
+    signal: AbortSignal.timeout(30000),
   });
   const answer = await response.json();
   if (!response.ok) throw new Error(`/send: ${response.status} ${JSON.stringify(answer)}`);
