@@ -444,6 +444,9 @@ const std::vector<Flag>& flags() {
                                       "the longest a /send with wait=ack waits for an "
                                       "acknowledgement (its timeout_ms is clamped to it)"));
         table.push_back(number_flag<std::size_t>(
+            "max-batch", &Config::max_batch, 1, 1'000'000,
+            "entries a batch publish (POST /send with \"messages\") may hold at most"));
+        table.push_back(number_flag<std::size_t>(
             "max-ack-waiters", &Config::max_ack_waiters, 0, 10'000'000,
             "publishers that may wait for an acknowledgement at once; over it, 503"));
         Flag redis = text_flag("redis", "URL", &Config::redis,

@@ -85,6 +85,8 @@ struct Config {
     // clamped to it; 5 s when not given, within it), and how many may wait at once.
     Duration max_ack_wait = std::chrono::seconds(30);
     std::size_t max_ack_waiters = 10'000;
+    // POST /send with "messages": entries per request at most.
+    std::size_t max_batch = 1000;
 
     // The cluster: every node given the same Redis is one Herald (README "Running a cluster").
     std::string redis;           // redis://[[user]:password@]host:port[/db]; empty: one node

@@ -67,6 +67,11 @@ class Engine {
     // connection of each of the request's users.
     virtual awaitable<boost::system::result<Published>> publish(PublishRequest request) = 0;
 
+    // Many publishes at once (a batch): each as publish() does it, in order; on a single node in
+    // one step, in a cluster in one round trip to Redis.
+    virtual awaitable<boost::system::result<std::vector<Published>>> publish_batch(
+        std::vector<PublishRequest> requests) = 0;
+
     // Registers `connection` with the hub (its user's first connection on this node is when the
     // engine starts to follow the user's stream here) and resumes it: queues what it missed since
     // `since`, before any live message, each message once. Completes once the registration is

@@ -108,9 +108,63 @@ std::string delivered_with_seq(std::size_t delivered, std::uint64_t seq) {
     return text;
 }
 
+// A batch: {"results":[...]}, each entry answered as the single publish it stands for. The
+// batch's Idempotency-Key covers every entry (each under the key and its index, so that two
+// entries for one user are two publishes, and a retry of the batch answers both again).
+awaitable<Response> send_batch(BatchRequest batch, std::optional<std::string> key,
+                               const Request& request, Context& context) {
+    std::vector<PublishRequest> publishes;
+    publishes.reserve(batch.entries.size());
+    for (std::size_t i = 0; i < batch.entries.size(); ++i) {
+        SendRequest& entry = batch.entries[i];
+        std::optional<std::string> entry_key;
+        if (key) entry_key = *key + "#" + std::to_string(i);
+        publishes.push_back(PublishRequest{
+            entry.uids, make_message(entry.message, std::move(entry.key)), std::move(entry_key)});
+    }
+    auto outcome = co_await context.engine.publish_batch(std::move(publishes));
+    if (!outcome) co_return unavailable(request.version());
+    json::array results;
+    results.reserve(outcome->size());
+    for (std::size_t i = 0; i < outcome->size(); ++i) {
+        const SendRequest& entry = batch.entries[i];
+        const Published& published = (*outcome)[i];
+        json::object result{{"delivered", published.delivered}};
+        if (entry.uids.size() == 1 && !entry.listed) {
+            result["seq"] = published.seqs.front();
+        } else {
+            json::object seqs;
+            for (std::size_t u = 0; u < entry.uids.size(); ++u)
+                seqs[entry.uids[u]] = published.seqs[u];
+            result["seqs"] = std::move(seqs);
+        }
+        results.push_back(std::move(result));
+    }
+    json::object answer{{"results", std::move(results)}};
+    co_return json_response(http::status::ok, answer, request.version());
+}
+
 awaitable<Response> send(const Request& request, Context& context) {
-    auto parsed = request.method() == http::verb::get ? parse_send_query(request.target())
-                                                      : parse_send_body(request.body());
+    boost::system::result<SendRequest, std::string> parsed = std::string();
+    if (request.method() == http::verb::get) {
+        parsed = parse_send_query(request.target());
+    } else {
+        auto body = parse_publish_body(request.body(), context.config.max_batch);
+        if (!body) {
+            json::object refusal{{"error", body.error().error}};
+            if (body.error().index) refusal["index"] = *body.error().index;
+            co_return json_response(http::status::bad_request, refusal, request.version());
+        }
+        if (auto* batch = std::get_if<BatchRequest>(&*body)) {
+            auto batch_key = idempotency_key(request);
+            if (!batch_key)
+                co_return error_response(http::status::bad_request, batch_key.error(),
+                                         request.version());
+            co_return co_await send_batch(std::move(*batch), std::move(*batch_key), request,
+                                          context);
+        }
+        parsed = std::move(std::get<SendRequest>(*body));
+    }
     if (!parsed)
         co_return error_response(http::status::bad_request, parsed.error(), request.version());
     auto key = idempotency_key(request);

@@ -56,6 +56,17 @@ awaitable<boost::system::result<Published>> LocalEngine::publish(PublishRequest 
     });
 }
 
+awaitable<boost::system::result<std::vector<Published>>> LocalEngine::publish_batch(
+    std::vector<PublishRequest> requests) {
+    return ask(hub_.strand(), [this, requests = std::move(requests)] {
+        std::vector<Published> published;
+        published.reserve(requests.size());
+        for (const PublishRequest& request : requests)
+            published.push_back(deliver(request));
+        return boost::system::result<std::vector<Published>>(std::move(published));
+    });
+}
+
 Published LocalEngine::deliver(const PublishRequest& request) {
     Published published;
     published.seqs.reserve(request.uids.size());

@@ -321,10 +321,10 @@ Protocol upgrade_protocol(std::string_view target) {
     return Protocol::seed;
 }
 
-boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body) {
-    auto object = parse_object(body, "body");
-    if (!object) return object.error();
+namespace {
 
+// One publish as a JSON object: the POST body, or an entry of a batch.
+boost::system::result<SendRequest, std::string> send_request_of(json::object* object) {
     SendRequest request;
     const json::value* uid = object->if_contains("uid");
     const json::value* uids = object->if_contains("uids");
@@ -368,6 +368,45 @@ boost::system::result<SendRequest, std::string> parse_send_body(std::string_view
     }
     if (request.timeout_ms && !request.wait_for_ack) return std::string(timeout_without_wait);
     return request;
+}
+
+}  // namespace
+
+boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body) {
+    auto object = parse_object(body, "body");
+    if (!object) return object.error();
+    if (object->contains("messages")) return std::string("a batch is not a single publish");
+    return send_request_of(&*object);
+}
+
+boost::system::result<PublishBody, BatchError> parse_publish_body(std::string_view body,
+                                                                  std::size_t max_batch) {
+    auto object = parse_object(body, "body");
+    if (!object) return BatchError{object.error()};
+    json::value* messages = object->if_contains("messages");
+    if (messages == nullptr) {
+        auto one = send_request_of(&*object);
+        if (!one) return BatchError{one.error()};
+        return PublishBody(std::move(*one));
+    }
+    if (object->size() != 1) return BatchError{"a batch has its messages only"};
+    if (!messages->is_array()) return BatchError{"messages must be an array of objects"};
+    json::array& entries = messages->as_array();
+    if (entries.empty()) return BatchError{"messages is empty"};
+    if (entries.size() > max_batch)
+        return BatchError{"more than " + std::to_string(max_batch) + " messages (--max-batch)"};
+    // Every entry is checked before anything is published: one bad entry, and nothing of the
+    // request is.
+    BatchRequest batch;
+    batch.entries.reserve(entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (!entries[i].is_object()) return BatchError{"an entry must be a JSON object", i};
+        auto entry = send_request_of(&entries[i].as_object());
+        if (!entry) return BatchError{entry.error(), i};
+        if (entry->wait_for_ack) return BatchError{"wait=ack is not taken in a batch", i};
+        batch.entries.push_back(std::move(*entry));
+    }
+    return PublishBody(std::move(batch));
 }
 
 boost::system::result<DisconnectRequest, std::string> parse_disconnect_body(std::string_view body) {

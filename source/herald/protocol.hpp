@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <boost/json/value.hpp>
@@ -72,6 +73,21 @@ Protocol upgrade_protocol(std::string_view target);
 
 // POST /send with {"uid":"U","message":M} or {"uids":["U1","U2"],"message":M}.
 boost::system::result<SendRequest, std::string> parse_send_body(std::string_view body);
+
+// POST /send with {"messages":[entry, ...]}, each entry as a single publish's body (without
+// wait=ack), at most max_batch of them.
+struct BatchRequest {
+    std::vector<SendRequest> entries;
+};
+// Why a body is refused; `index`, the entry at fault in a batch.
+struct BatchError {
+    std::string error;
+    std::optional<std::size_t> index;
+};
+using PublishBody = std::variant<SendRequest, BatchRequest>;
+// A POST /send body: a single publish or a batch.
+boost::system::result<PublishBody, BatchError> parse_publish_body(std::string_view body,
+                                                                  std::size_t max_batch);
 
 // POST /disconnect with {"uid":"U"} or {"uid":"U","reconnect":true}.
 struct DisconnectRequest {

@@ -242,6 +242,26 @@ test("POST /send answers for one uid and for several", async () => {
   assert.equal(several.status, 200);
   check("/send", "post", several);
   assert.deepEqual(Object.keys(JSON.parse(several.body).seqs).sort(), ["u1", "u2"]);
+  const batch = await request(`${server.url}/send`, {
+    method: "POST",
+    headers: { ...withKey, "Content-Type": "application/json" },
+    body: JSON.stringify({ messages: [{ uid: "u1", message: 1, key: "k" }, { uids: ["u1", "u2"], message: 2 }] }),
+  });
+  assert.equal(batch.status, 200);
+  check("/send", "post", batch);
+  assert.equal(JSON.parse(batch.body).results.length, 2);
+  const badEntry = await request(`${server.url}/send`, {
+    method: "POST",
+    headers: { ...withKey, "Content-Type": "application/json" },
+    body: JSON.stringify({ messages: [{ uid: "u1", message: 1 }, { uid: "u1" }] }),
+  });
+  assert.equal(badEntry.status, 400);
+  check("/send", "post", badEntry);
+  assert.deepEqual(JSON.parse(badEntry.body), { error: "message is missing", index: 1 });
+  const waited = await request(`${server.url}/send?uid=u9&message=x&wait=ack&timeout_ms=50`, { headers: withKey });
+  assert.equal(waited.status, 200);
+  check("/send", "get", waited);
+  assert.equal(JSON.parse(waited.body).acked, false);
 });
 
 test("/send refuses bad input with 400, no key with 401, other methods with 405", async () => {
@@ -336,7 +356,7 @@ test("/presence counts a user's connections, with a key only", async () => {
   const nobody = await request(`${server.url}/presence?uid=nobody`, { headers: withKey });
   assert.equal(nobody.status, 200);
   check("/presence", "get", nobody);
-  assert.deepEqual(JSON.parse(nobody.body), { uid: "nobody", connections: 0 });
+  assert.deepEqual(JSON.parse(nobody.body), { uid: "nobody", connections: 0, acked_seq: 0 });
   const missing = await request(`${server.url}/presence`, { headers: withKey });
   assert.equal(missing.status, 400);
   assert.equal(JSON.parse(missing.body).error, "uid is missing");

@@ -235,6 +235,7 @@ BOOST_AUTO_TEST_CASE(every_setting_has_its_variable_named_after_the_flag) {
                                                     {"idempotency-max-keys", "77"},
                                                     {"max-ack-wait", "9s"},
                                                     {"max-ack-waiters", "55"},
+                                                    {"max-batch", "12"},
                                                     {"redis", "redis://127.0.0.1:6390/2"},
                                                     {"node-id", "node-a"},
                                                     {"redis-timeout", "3s"},

@@ -295,6 +295,37 @@ awaitable<boost::system::result<Published>> RedisEngine::publish(PublishRequest 
     co_return published;
 }
 
+awaitable<boost::system::result<std::vector<Published>>> RedisEngine::publish_batch(
+    std::vector<PublishRequest> requests) {
+    using Batch = boost::system::result<std::vector<Published>>;
+    if (!prepared_.load(std::memory_order_acquire))
+        co_return unavailable<std::vector<Published>>(
+            make_error_code(redis::RedisError::not_connected));
+    std::size_t users = 0;
+    std::vector<StreamStore::Publication> publications;
+    publications.reserve(requests.size());
+    for (PublishRequest& request : requests) {
+        users += request.uids.size();
+        publications.push_back(StreamStore::Publication{
+            std::move(request.uids), std::move(request.body), std::move(request.idempotency_key)});
+    }
+    auto outcomes = co_await store_.publish_many(std::move(publications));
+    if (!outcomes) {
+        metrics_.redis_publish_errors.add();
+        log_warn("redis_publish_failed", {{"error", outcomes.error()}});
+        co_return unavailable<std::vector<Published>>(outcomes.error());
+    }
+    std::vector<Published> batch(outcomes->size());
+    for (std::size_t i = 0; i < outcomes->size(); ++i) {
+        for (const PublishOutcome& outcome : (*outcomes)[i]) {
+            batch[i].seqs.push_back(outcome.seq);
+            batch[i].delivered += outcome.delivered;
+        }
+    }
+    metrics_.messages_published.add(users);
+    co_return Batch(std::move(batch));
+}
+
 awaitable<boost::system::result<Joined>> RedisEngine::join(std::shared_ptr<Connection> connection,
                                                            std::optional<Since> since) {
     if (!ready()) co_return unavailable<Joined>(make_error_code(redis::RedisError::not_connected));

@@ -57,6 +57,8 @@ class RedisEngine final : public Engine, private HubObserver {
     void start() override;
     void stop() override;
     awaitable<boost::system::result<Published>> publish(PublishRequest request) override;
+    awaitable<boost::system::result<std::vector<Published>>> publish_batch(
+        std::vector<PublishRequest> requests) override;
     awaitable<boost::system::result<Joined>> join(std::shared_ptr<Connection> connection,
                                                   std::optional<Since> since) override;
     awaitable<boost::system::result<std::size_t>> presence(std::string uid) override;

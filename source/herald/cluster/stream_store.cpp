@@ -162,10 +162,18 @@ void StreamStore::note(std::string_view name, const Reply& reply, const error_co
 awaitable<boost::system::result<std::vector<PublishOutcome>>> StreamStore::publish(
     std::vector<std::string> uids, MessageBodyPtr body,
     std::optional<std::string> idempotency_key) {
+    std::vector<Publication> one;
+    one.push_back(Publication{std::move(uids), std::move(body), std::move(idempotency_key)});
+    auto outcomes = co_await publish_many(std::move(one));
+    if (!outcomes) co_return outcomes.error();
+    co_return std::move(outcomes->front());
+}
+
+awaitable<boost::system::result<std::vector<std::vector<PublishOutcome>>>>
+StreamStore::publish_many(std::vector<Publication> publications) {
     auto run = run_id();
     if (!run) co_return not_prepared;
-    std::vector<PublishOutcome> outcomes;
-    if (uids.empty()) co_return outcomes;
+    std::vector<std::vector<PublishOutcome>> outcomes(publications.size());
 
     // What each call's views point into: reserved, so that no string moves while they do.
     struct User {
@@ -173,35 +181,46 @@ awaitable<boost::system::result<std::vector<PublishOutcome>>> StreamStore::publi
         std::string seen;  // the idempotency key, when there is one
         std::string candidate;
     };
+    std::size_t calls_count = 0;
+    for (const Publication& publication : publications)
+        calls_count += publication.uids.size();
     std::vector<User> users;
-    users.reserve(uids.size());
-    std::string_view kind = body_kind(*body) == 's' ? "s" : "j";
+    users.reserve(calls_count);
     std::vector<Call> calls;
-    calls.reserve(uids.size());
-    for (const std::string& uid : uids) {
-        User& user = users.emplace_back();
-        user.keys = user_keys(uid);
-        user.candidate = new_epoch();
-        Call call{idempotency_key ? "5" : "4", user.keys.meta, user.keys.stream, user.keys.presence,
-                  user.keys.latest};
-        if (idempotency_key) {
-            user.seen = cluster::idempotency_key(uid, *idempotency_key);
-            call.push_back(user.seen);
+    calls.reserve(calls_count);
+    for (const Publication& publication : publications) {
+        const MessageBody& body = *publication.body;
+        std::string_view kind = body_kind(body) == 's' ? "s" : "j";
+        for (const std::string& uid : publication.uids) {
+            User& user = users.emplace_back();
+            user.keys = user_keys(uid);
+            user.candidate = new_epoch();
+            Call call{publication.idempotency_key ? "5" : "4", user.keys.meta, user.keys.stream,
+                      user.keys.presence, user.keys.latest};
+            if (publication.idempotency_key) {
+                user.seen = cluster::idempotency_key(uid, *publication.idempotency_key);
+                call.push_back(user.seen);
+            }
+            call.insert(call.end(),
+                        {*run, user.candidate, history_size_, history_ttl_, idempotency_ttl_, kind,
+                         body.data_json, user.keys.channel, body.key});
+            calls.push_back(std::move(call));
         }
-        call.insert(call.end(),
-                    {*run, user.candidate, history_size_, history_ttl_, idempotency_ttl_, kind,
-                     body->data_json, user.keys.channel, body->key});
-        calls.push_back(std::move(call));
     }
+    if (calls.empty()) co_return outcomes;
     auto replies = co_await evaluate(ScriptId::publish, std::move(calls));
     if (!replies) co_return replies.error();
 
-    outcomes.reserve(replies->size());
-    for (const Reply& reply : *replies) {
-        auto outcome = publish_outcome(reply);
-        note(script(ScriptId::publish).name, reply, outcome ? error_code() : outcome.error());
-        if (!outcome) co_return outcome.error();
-        outcomes.push_back(std::move(*outcome));
+    std::size_t next = 0;
+    for (std::size_t p = 0; p < publications.size(); ++p) {
+        outcomes[p].reserve(publications[p].uids.size());
+        for (std::size_t u = 0; u < publications[p].uids.size(); ++u) {
+            const Reply& reply = (*replies)[next++];
+            auto outcome = publish_outcome(reply);
+            note(script(ScriptId::publish).name, reply, outcome ? error_code() : outcome.error());
+            if (!outcome) co_return outcome.error();
+            outcomes[p].push_back(std::move(*outcome));
+        }
     }
     co_return outcomes;
 }

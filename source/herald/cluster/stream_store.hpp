@@ -92,6 +92,18 @@ class StreamStore {
         std::vector<std::string> uids, MessageBodyPtr body,
         std::optional<std::string> idempotency_key);
 
+    // One publish of a batch: its users, its body, and its idempotency key if any.
+    struct Publication {
+        std::vector<std::string> uids;
+        MessageBodyPtr body;
+        std::optional<std::string> idempotency_key;
+    };
+    // Many publishes in one round trip (pipelined script calls): for each, what publish() would
+    // answer, in order; a failure of any fails the whole (each call is atomic on its own, so
+    // those before it may have been stored: the batch's idempotency key makes a retry safe).
+    awaitable<boost::system::result<std::vector<std::vector<PublishOutcome>>>> publish_many(
+        std::vector<Publication> publications);
+
     // Where the user's stream stands (made if missing, so that a read never returns an epoch
     // the next publish would replace) and, with `since`, the kept messages after since.seq (for
     // another epoch, or none: everything kept), with `recovered`: whether they are all that was

@@ -340,6 +340,45 @@ BOOST_AUTO_TEST_CASE(a_publisher_on_one_node_is_answered_by_an_ack_on_another) {
     });
 }
 
+// A batch on one node, in one round trip to Redis: every entry reaches its users on the other
+// nodes in order, and a retry of the batch with its Idempotency-Key on a third node publishes
+// nothing again.
+BOOST_AUTO_TEST_CASE(a_batch_on_one_node_reaches_every_node_and_retries_safely_on_another) {
+    TestCluster cluster({.nodes = 3});
+    run([&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < cluster.size(); ++i)
+            co_await wait_until_serving(cluster.node(i));
+        StreamReader reader("a");
+        bool joined = co_await reader.join(cluster.node(0));
+        BOOST_REQUIRE(joined);
+        const std::string batch = R"({"messages":[{"uid":"a","message":1},)"
+                                  R"({"uids":["a","b"],"message":2,"key":"k"},)"
+                                  R"({"uid":"a","message":3}]})";
+        http::fields headers;
+        headers.set("Idempotency-Key", "batch-1");
+        auto answer = co_await client::http_request(cluster.node(1), http::verb::post, "/send",
+                                                    batch, headers);
+        BOOST_TEST(answer.status == 200u);
+        auto results = json::parse(answer.body).at("results");
+        BOOST_TEST(results.at(0).at("seq") == 1);
+        BOOST_TEST(results.at(1).at("seqs") == json::parse(R"({"a":2,"b":1})"));
+        BOOST_TEST(results.at(2).at("seq") == 3);
+        bool got = co_await reader.read(3);
+        BOOST_REQUIRE(got);
+        BOOST_TEST(seqs_of(reader) == one_to(3), boost::test_tools::per_element());
+        BOOST_TEST(reader.messages().back().data == 3);
+
+        auto retry = co_await client::http_request(cluster.node(2), http::verb::post, "/send",
+                                                   batch, headers);
+        BOOST_TEST(retry.status == 200u);
+        auto retried = json::parse(retry.body).at("results");
+        BOOST_TEST(retried.at(0).at("seq") == 1);
+        BOOST_TEST(retried.at(2).at("seq") == 3);
+        auto next = co_await publish_seq(cluster.node(0), "a", json::value("after"));
+        BOOST_TEST(next == 4u);  // the retry took no seq
+    });
+}
+
 BOOST_AUTO_TEST_CASE(a_message_published_on_another_node_reaches_an_event_stream) {
     TestCluster cluster({.nodes = 2});
     run([&]() -> awaitable<void> {
