@@ -104,6 +104,8 @@ po::options_description multicast_flags(MulticastOptions& multicast, Text& text)
     flags.add_options()("users,m", po::value(&multicast.users)->default_value(10000), "users")(
         "repeats,k", po::value(&multicast.repeats)->default_value(5), "sends")(
         "size", po::value(&multicast.size)->default_value(64), "message size in bytes")(
+        "batch", po::value(&multicast.batch)->default_value(0),
+        "messages per send: a batch POST /send {\"messages\":[...]} to random users")(
         "round-timeout", po::value(&text.round_timeout)->default_value("10s"),
         "longest wait for one send to reach everyone");
     return flags;

@@ -75,6 +75,9 @@ struct MulticastOptions {
     int repeats = 5;
     std::size_t size = 64;
     Duration round_timeout = std::chrono::seconds(10);
+    // > 0: each send is a batch publish of this many messages, each to a random user, instead
+    // of one message to the list of all (the "batch" scenario).
+    int batch = 0;
 };
 
 struct SoakOptions {

@@ -46,13 +46,15 @@ Options:
   --runs K                 runs of every scenario (default 3)
   --servers LIST           any of herald,herald-cluster,seed-go,nchan,floor (default all five)
   --cluster-scenarios LIST the scenarios herald-cluster runs (default fanout,latency)
-  --scenarios LIST         any of conns,fanout,latency,burst,crowd,multicast (default all;
+  --scenarios LIST         any of conns,fanout,latency,burst,crowd,multicast,batch (default all;
                            burst is latency right after a fanout on the same server process,
                            crowd is latency while another process holds idle connections)
   --conns "N1 N2"          connection counts (default "10000 20000": 20000 shows the fd limit)
   --fanout M:C:D           users:publisher connections:duration (default 1000:32:10s)
   --latency M:R:D          users:messages per second:duration (default 1000:1000:10s)
   --multicast M:K          users:sends (default 10000:5)
+  --batch M:K:N            users:sends:messages per send (default 1000:50:100): batch
+                           publishes, each message to a random user
   --crowd N:D              crowd: idle connections:latency duration (default 10000:30s, long
                            enough for a whole round of keep-alive pings at 25 s)
   --out-dir DIR            results, logs and peer binaries (default build/bench)
@@ -67,7 +69,7 @@ EOF
 }
 
 mode=full
-runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" crowd="" quiet=""
+runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" batch="" crowd="" quiet=""
 cluster_scenarios=fanout,latency scale_size=6:100000:30s
 out_dir=$repo/build/bench
 write_doc=0 build=1 pin=1 nice_level=-10
@@ -88,6 +90,7 @@ while [ $# -gt 0 ]; do
     --fanout) fanout=$2; shift 2;;
     --latency) latency=$2; shift 2;;
     --multicast) multicast=$2; shift 2;;
+    --batch) batch=$2; shift 2;;
     --crowd) crowd=$2; shift 2;;
     --out-dir) out_dir=$(realpath -m "$2"); shift 2;;
     --doc) write_doc=1; shift;;
@@ -109,23 +112,25 @@ case "$mode" in
   full)
     : "${runs:=3}" "${servers:=herald,herald-cluster,seed-go,nchan,floor}" "${conns_sizes:=10000 20000}"
     : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}"
-    : "${crowd:=10000:30s}";;
+    : "${crowd:=10000:30s}" "${batch:=1000:50:100}";;
   quick)
     : "${runs:=1}" "${servers:=herald,herald-cluster,seed-go,nchan,floor}" "${conns_sizes:=2000}"
     : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}"
-    : "${crowd:=2000:3s}";;
+    : "${crowd:=2000:3s}" "${batch:=1000:20:100}";;
   smoke)
     : "${runs:=1}" "${servers:=herald,herald-cluster,floor}" "${conns_sizes:=200}"
     : "${fanout:=50:4:1s}" "${latency:=50:200:1s}" "${multicast:=500:2}" "${quiet:=0:0}"
-    : "${crowd:=100:1s}"
+    : "${crowd:=100:1s}" "${batch:=100:2:50}"
     settle=500ms;;
   scale)
     : "${runs:=3}" "${servers:=herald,herald-cluster}" "${quiet:=20:0.5}";;
 esac
-: "${scenarios:=conns,fanout,latency,burst,crowd,multicast}"
+: "${scenarios:=conns,fanout,latency,burst,crowd,multicast,batch}"
+: "${batch:=1000:50:100}"
 IFS=: read -r fanout_users fanout_conc fanout_dur <<<"$fanout"
 IFS=: read -r lat_users lat_rate lat_dur <<<"$latency"
 IFS=: read -r mc_users mc_repeats <<<"$multicast"
+IFS=: read -r batch_users batch_repeats batch_size <<<"$batch"
 IFS=: read -r crowd_idle crowd_dur <<<"$crowd"
 IFS=: read -r quiet_max quiet_cores <<<"$quiet"
 IFS=: read -r scale_nodes scale_conns scale_hold <<<"$scale_size"
@@ -341,6 +346,7 @@ session() { # SERVER SCENARIO RUN [N]
       bench "$name+burst" latency "$run" --users "$lat_users" --rate "$lat_rate" --duration "$lat_dur";;
     crowd) crowd "$name" "$run";;
     multicast) bench "$name" multicast "$run" --users "$mc_users" --repeats "$mc_repeats";;
+    batch) bench "$name" multicast "$run" --users "$batch_users" --repeats "$batch_repeats" --batch "$batch_size";;
   esac
   stop_server
 }
@@ -366,7 +372,12 @@ scale_session() { # SERVER RUN
 # ---- the runs -------------------------------------------------------------------------------
 has() { [[ ",$scenarios," == *",$1,"* ]]; }
 # herald-cluster runs only the scenarios of --cluster-scenarios.
-runs_scenario() { [ "$1" != herald-cluster ] || [[ ",$cluster_scenarios," == *",$2,"* ]]; }
+# Batch publishes are Herald's own (the peers and the floor have none: its target compares with
+# the floor's multicast).
+runs_scenario() {
+  { [ "$1" != herald-cluster ] || [[ ",$cluster_scenarios," == *",$2,"* ]]; } &&
+    { [ "$2" != batch ] || [[ "$1" == herald* ]]; }
+}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$mode" = scale ]; then
   for run in $(seq "$runs"); do
@@ -383,7 +394,7 @@ if has conns; then
     done
   done
 fi
-for scenario in fanout latency burst crowd multicast; do
+for scenario in fanout latency burst crowd multicast batch; do
   has "$scenario" || continue
   for run in $(seq "$runs"); do
     for name in "${server_list[@]}"; do
@@ -402,7 +413,7 @@ if [ "$mode" = scale ]; then
   } >"$scale_settings"
 else
   settings="pinning: $pin_text; $cluster_text (one I/O thread each: herald sizes its pool by the CPUs it may run on)
-sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; crowd: the same latency for ${crowd_dur} beside ${crowd_idle} idle connections; multicast ${mc_users} users, ${mc_repeats} sends; messages of 64 bytes
+sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; crowd: the same latency for ${crowd_dur} beside ${crowd_idle} idle connections; multicast ${mc_users} users, ${mc_repeats} sends; batch ${batch_users} users, ${batch_repeats} sends of ${batch_size} messages; messages of 64 bytes
 per-process open-file limit (hard; no one can raise it here): $(ulimit -Hn)
 load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)
 raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"$repo"/}\`"

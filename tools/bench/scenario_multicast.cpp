@@ -2,6 +2,9 @@
 // each time waiting until all M copies arrived. Reports deliveries/s (M*K over the time from
 // each POST to its last arrival), the server's CPU per delivery, and latency from the POST to
 // each receipt. A server without a uids list (seed-go, nchan) is recorded as not supported.
+// batch (--batch N): the same, each send a batch publish {"messages":[...]} of N messages to
+// random users, waiting until all N arrived; a server without batches is not supported.
+#include <random>
 #include <sstream>
 
 #include <boost/asio/this_coro.hpp>
@@ -37,21 +40,43 @@ MulticastBody multicast_body(const std::vector<Subscriber*>& targets) {
     return body;
 }
 
-std::string refusal_probe_body(const std::string& nobody) {
+std::string refusal_probe_body(const std::string& nobody, bool batch) {
     boost::json::object probe;
     probe["uids"] = boost::json::array{boost::json::value(nobody)};
     probe["message"] = "x";
-    return boost::json::serialize(probe);
+    if (!batch) return boost::json::serialize(probe);
+    boost::json::object entry{{"uid", nobody}, {"message", "x"}};
+    return boost::json::serialize(boost::json::object{{"messages", boost::json::array{entry}}});
+}
+
+// {"messages":[{"uid":"u17","message":"T"},...]}: `count` entries to random targets, each with
+// the same timed message.
+std::string batch_body(const std::vector<Subscriber*>& targets, int count,
+                       const std::string& message, std::mt19937& random) {
+    std::uniform_int_distribution<std::size_t> pick(0, targets.size() - 1);
+    const std::string quoted = boost::json::serialize(boost::json::value(message));
+    std::string body = "{\"messages\":[";
+    for (int i = 0; i < count; ++i) {
+        if (i) body += ',';
+        body += "{\"uid\":";
+        body += boost::json::serialize(boost::json::value(targets[pick(random)]->uid));
+        body += ",\"message\":";
+        body += quoted;
+        body += '}';
+    }
+    body += "]}";
+    return body;
 }
 
 // Why the server does not take a uids list, or nothing: a POST for one uid nobody uses must
 // be accepted.
 awaitable<std::string> multicast_refusal(client::HttpClient& http, std::string send_path,
-                                         std::string nobody) {
-    std::string body = refusal_probe_body(nobody);
+                                         std::string nobody, bool batch) {
+    std::string body = refusal_probe_body(nobody, batch);
     client::HttpResponse answer = co_await http.post(send_path, body);
     if (answer.status < 200 || answer.status > 299)
-        co_return "POST " + send_path + " with uids: HTTP " + std::to_string(answer.status);
+        co_return "POST " + send_path + (batch ? " with messages" : " with uids") + ": HTTP " +
+            std::to_string(answer.status);
     co_return std::string();
 }
 
@@ -59,6 +84,16 @@ std::size_t delivered_count(const std::string& body) {
     error_code error;
     auto parsed = boost::json::parse(body, error);
     if (error || !parsed.is_object()) return 0;
+    if (const auto* results = parsed.as_object().if_contains("results")) {
+        // A batch: the sum of its entries'.
+        std::size_t sum = 0;
+        if (!results->is_array()) return 0;
+        for (const auto& result : results->as_array())
+            if (result.is_object())
+                if (const auto* delivered = result.as_object().if_contains("delivered"))
+                    sum += delivered->is_number() ? delivered->to_number<std::size_t>() : 0;
+        return sum;
+    }
     const auto* delivered = parsed.as_object().if_contains("delivered");
     if (!delivered || !delivered->is_number()) return 0;
     return delivered->to_number<std::size_t>();
@@ -70,12 +105,15 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     const MulticastOptions& options = context.invocation.multicast;
     auto& result = context.result;
     auto executor = co_await asio::this_coro::executor;
-    result["scenario"] = "multicast";
+    const bool batch = options.batch > 0;
+    result["scenario"] = batch ? "batch" : "multicast";
+    if (batch) result["batch"] = options.batch;
     result["users"] = options.users;
     result["repeats"] = options.repeats;
     result["size"] = options.size;
     std::ostringstream params;
     params << "m=" << options.users << " k=" << options.repeats << " size=" << options.size;
+    if (batch) params << " batch=" << options.batch;
     result["params"] = params.str();
     const tcp::endpoint server = context.common.server();
     const tcp::endpoint publisher = context.common.publisher();
@@ -86,12 +124,12 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     std::optional<client::HttpClient> http;
     std::string refusal;
     if (context.adapter.kind() == AdapterKind::nchan) {
-        refusal = "nchan has no multicast publish";
+        refusal = batch ? "nchan has no batch publish" : "nchan has no multicast publish";
     } else {
         try {
             http.emplace(co_await client::HttpClient::connect(publisher));
             std::string nobody = context.uid_prefix + "nobody";
-            refusal = co_await multicast_refusal(*http, send_path, nobody);
+            refusal = co_await multicast_refusal(*http, send_path, nobody, batch);
         } catch (const boost::system::system_error& error) {
             refusal = std::string("multicast probe failed: ") + error.what();
         }
@@ -99,7 +137,8 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     if (!refusal.empty()) {
         result["supported"] = false;
         result["unsupported_reason"] = refusal;
-        context.summary = "multicast: not supported (" + refusal + ")";
+        context.summary = std::string(batch ? "batch" : "multicast") + ": not supported (" +
+                          refusal + ")";
         co_return;
     }
     result["supported"] = true;
@@ -139,6 +178,9 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
         targets.clear();
     }
     const MulticastBody body = multicast_body(targets);
+    std::mt19937 random(12345);  // the same users in every run
+    // Deliveries a send makes: every target, or one per entry of a batch.
+    const std::size_t per_send = batch ? std::size_t(options.batch) : targets.size();
     std::string message;
     stats.record_latency = true;
     const std::uint64_t timed_before = stats.timed;
@@ -150,16 +192,17 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
         const std::uint64_t arrived_before = stats.timed;
         const std::int64_t sent_ns = now_ns();
         write_timed_message(message, sent_ns, options.size);
-        std::string request = body.with(message);
+        std::string request =
+            batch ? batch_body(targets, options.batch, message, random) : body.with(message);
         std::string failure;
         try {
             client::HttpResponse answer = co_await http->post(send_path, request);
             if (answer.status != 200)
                 failure = "HTTP " + std::to_string(answer.status);
             else if (std::size_t delivered = delivered_count(answer.body);
-                     delivered != targets.size())
+                     delivered != per_send)
                 failure = "answer delivered " + std::to_string(delivered) + " of " +
-                          std::to_string(targets.size());
+                          std::to_string(per_send);
         } catch (const boost::system::system_error& error) {
             failure = error.what();
         }
@@ -168,9 +211,9 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
             context.ok = false;
             if (failure.rfind("answer", 0) != 0) break;  // no answer: nothing more to learn
         }
-        expected += targets.size();
+        expected += per_send;
         const auto round_deadline = Clock::now() + options.round_timeout;
-        co_await wait_for_arrivals(stats, arrived_before + targets.size(), 0, round_deadline);
+        co_await wait_for_arrivals(stats, arrived_before + per_send, 0, round_deadline);
         round_seconds += double(now_ns() - sent_ns) / 1e9;
         ++rounds;
     }
@@ -207,7 +250,8 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
 
     std::ostringstream summary;
     summary.precision(3);
-    summary << "multicast: " << rounds << " x " << targets.size() << " users, " << delivered
+    summary << (batch ? "batch: " : "multicast: ") << rounds << " x " << per_send
+            << (batch ? " messages, " : " users, ") << delivered
             << " delivered, lost " << lost << "; "
             << (round_seconds > 0 ? double(delivered) / round_seconds : 0.0)
             << " deliveries/s; latency p50 " << latency.p50_us / 1000 << " ms, p99 "
