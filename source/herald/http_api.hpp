@@ -39,6 +39,7 @@ class Response {
     const std::string& body() const { return body_; }
     // A body that is not JSON (/metrics' text); `type` must outlive the answer: a constant.
     void content_type(std::string_view type) { content_type_ = type; }
+    std::string_view content_type() const { return content_type_; }
     // Adds a header line; `value` must be plain header text (no CR or LF).
     void set(http::field field, std::string_view value);
     void set(std::string_view name, std::string_view value);  // a header Beast has no field for

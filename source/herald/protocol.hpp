@@ -82,7 +82,7 @@ struct BatchRequest {
 // Why a body is refused; `index`, the entry at fault in a batch.
 struct BatchError {
     std::string error;
-    std::optional<std::size_t> index;
+    std::optional<std::size_t> index = std::nullopt;
 };
 using PublishBody = std::variant<SendRequest, BatchRequest>;
 // A POST /send body: a single publish or a batch.

@@ -35,7 +35,7 @@ struct Upgrade {
     // logged in already: `authenticated` holds the verified token's claims, or in dev mode the
     // uid of its URL (no expiry); `since` is its Last-Event-ID.
     bool event_stream = false;
-    std::optional<Since> since;
+    std::optional<Since> since = std::nullopt;
 };
 using PlainUpgrade = Upgrade<tcp::socket>;
 using TlsUpgrade = Upgrade<TlsStream>;

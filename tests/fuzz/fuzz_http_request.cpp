@@ -28,8 +28,8 @@ struct Server {
     herald::Hub hub{io_context.get_executor(), herald::keep_alive_settings(config), metrics};
     herald::LocalEngine engine{hub, config, metrics};
     herald::AckGate ack_gate{config.max_ack_waiters};
-    herald::Context context{config, access, admission, hub,
-                            engine, metrics, ack_gate, herald::Clock::now()};
+    herald::Context context{config, access,  admission, hub,
+                            engine, metrics, ack_gate,  herald::Clock::now()};
 };
 
 // One for the whole run: the hub's state carries over from input to input, as in a server.
@@ -63,7 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.io_context.restart();
     s.io_context.run();
     if (!response) __builtin_trap();
-    // Every answer is JSON, and every error says what went wrong.
+    // Every answer but a web page (/demo, /js/herald.js) or /metrics' text is JSON, and every error
+    // says what went wrong in JSON.
+    if (response->content_type() != "application/json") {
+        if (response->result_int() >= 400) __builtin_trap();
+        return 0;
+    }
     auto body = boost::json::parse(response->body(), error);
     if (error || !body.is_object()) __builtin_trap();
     if (response->result_int() >= 400 && !body.as_object().contains("error")) __builtin_trap();

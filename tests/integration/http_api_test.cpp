@@ -365,7 +365,8 @@ BOOST_AUTO_TEST_CASE(presence_counts_a_users_connections_and_stats_name_the_node
         auto answer =
             co_await http_request(server.endpoint(), http::verb::get, "/presence?uid=present");
         BOOST_TEST(answer.status == 200u);
-        BOOST_TEST(json::parse(answer.body) == json::parse(R"({"uid":"present","connections":2,"acked_seq":0})"));
+        BOOST_TEST(json::parse(answer.body) ==
+                   json::parse(R"({"uid":"present","connections":2,"acked_seq":0})"));
         auto nobody =
             co_await http_request(server.endpoint(), http::verb::get, "/presence?uid=nobody");
         BOOST_TEST(json::parse(nobody.body).at("connections") == 0);
@@ -380,12 +381,14 @@ BOOST_AUTO_TEST_CASE(presence_counts_a_users_connections_and_stats_name_the_node
 BOOST_AUTO_TEST_CASE(disconnect_closes_every_connection_of_the_user_and_no_other) {
     TestServer server;
     run([&]() -> awaitable<void> {
-        auto phone = co_await WebSocketClient::login(server.endpoint(), "leaving", Protocol::json);
-        auto laptop = co_await WebSocketClient::login(server.endpoint(), "leaving", Protocol::json);
+        // The seed's connection first: it has no welcome, so a probe tells when it is registered,
+        // and only while it is the user's one connection can the probe's count say so.
         auto seed = co_await WebSocketClient::connect(server.endpoint());
         co_await seed.send(R"({"uid":"leaving"})");
-        co_await send_until_delivered(server.endpoint(), "leaving", "probe", 3);
+        co_await send_until_delivered(server.endpoint(), "leaving", "probe", 1);
         co_await seed.receive();
+        auto phone = co_await WebSocketClient::login(server.endpoint(), "leaving", Protocol::json);
+        auto laptop = co_await WebSocketClient::login(server.endpoint(), "leaving", Protocol::json);
         auto other = co_await WebSocketClient::login(server.endpoint(), "staying", Protocol::json);
 
         auto answer = co_await http_request(server.endpoint(), http::verb::post, "/disconnect",
