@@ -6,6 +6,8 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/channel_error.hpp>
@@ -16,6 +18,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "herald/corked_stream.hpp"
 #include "herald/inbound_limit.hpp"
 #include "herald/log.hpp"
 #include "herald/reader_join.hpp"
@@ -35,13 +38,14 @@ websocket::close_reason close_frame(const CloseReason& reason) {
 // No permessage-deflate: pushes are small, and a compressor's state per connection would cost
 // far more memory than it saves bandwidth. Without it Beast leaves the extension's state and
 // code out of the stream altogether.
+// The corked layer under it lets the writer send several frames in one system call.
 template <typename Transport>
-using WebSocket = websocket::stream<Transport, false>;
+using WebSocket = websocket::stream<CorkedStream<Transport>, false>;
 
 // The TCP socket under a WebSocket, plain or over TLS: what the hub's abort closes and what
 // cancels a pending read.
 tcp::socket& socket_of(WebSocket<tcp::socket>& ws) {
-    return ws.next_layer();
+    return ws.next_layer().next_layer();
 }
 tcp::socket& socket_of(WebSocket<TlsStream>& ws) {
     return beast::get_lowest_layer(ws).socket();
@@ -94,6 +98,7 @@ class WebSocketSession {
     awaitable<std::optional<Login>> read_login(Opening& opening);
     awaitable<std::optional<Login>> authenticate(Login login);
     void handle_command(std::string_view frame);
+    awaitable<std::tuple<error_code, bool>> write_queued(Outgoing first, Protocol protocol);
     // Sends a message or a ping from the outbox.
     awaitable<error_code> write(Outgoing outgoing, Protocol protocol);
     awaitable<void> read_loop();
@@ -320,11 +325,16 @@ awaitable<void> WebSocketSession<Transport>::serve() {
             co_await close(connection_->close_reason());
             break;
         }
-        if (error_code write_error = co_await write(std::move(outgoing), protocol)) {
+        auto [write_error, close_next] = co_await write_queued(std::move(outgoing), protocol);
+        if (write_error) {
             if (!error_) {
                 error_ = write_error;
                 write_failed_ = 1;
             }
+            break;
+        }
+        if (close_next) {
+            co_await close(connection_->close_reason());
             break;
         }
     }
@@ -334,6 +344,44 @@ awaitable<void> WebSocketSession<Transport>::serve() {
         socket_of(ws_).cancel(ignored);
         co_await reader_.wait();
     }
+}
+
+// Writes `first` and, in the same system call, whatever else waits in the outbox now (up to
+// max_batch_frames items or about max_batch_bytes): a connection that fell behind catches up in
+// a few writes, not one per frame. Stops at a close, which the caller then makes (after the
+// frames before it, which the flush has sent); its second result says so.
+template <typename Transport>
+awaitable<std::tuple<error_code, bool>> WebSocketSession<Transport>::write_queued(
+    Outgoing first, Protocol protocol) {
+    constexpr std::size_t max_batch_frames = 64;
+    constexpr std::size_t max_batch_bytes = 64 * 1024;
+    std::vector<Outgoing> queued;
+    connection_->take(queued, max_batch_frames - 1);
+    if (queued.empty()) {
+        error_code error = co_await write(std::move(first), protocol);
+        co_return std::tuple(error, false);
+    }
+
+    CorkedStream<Transport>& corked = ws_.next_layer();
+    corked.cork();
+    // Corked writes cannot fail: they are copied. What fails is the flush.
+    co_await write(std::move(first), protocol);
+    bool close_next = false;
+    error_code error;
+    for (Outgoing& outgoing : queued) {
+        if (outgoing.kind == Outgoing::Kind::close) {
+            close_next = true;
+            break;
+        }
+        co_await write(std::move(outgoing), protocol);
+        if (corked.gathered() >= max_batch_bytes) {
+            error = co_await corked.flush();
+            if (error) break;
+            corked.cork();
+        }
+    }
+    error_code flushed = co_await corked.flush();
+    co_return std::tuple(error ? error : flushed, close_next);
 }
 
 // A coroutine of its own, so that what one write needs (its buffers, its results) takes no room
