@@ -105,9 +105,10 @@ po::options_description multicast_flags(MulticastOptions& multicast, Text& text)
         "repeats,k", po::value(&multicast.repeats)->default_value(5), "sends")(
         "size", po::value(&multicast.size)->default_value(64), "message size in bytes")(
         "batch", po::value(&multicast.batch)->default_value(0),
-        "messages per send: a batch POST /send {\"messages\":[...]} to random users")(
-        "round-timeout", po::value(&text.round_timeout)->default_value("10s"),
-        "longest wait for one send to reach everyone");
+        "messages per send: a batch POST /send {\"messages\":[...]} to random users (with "
+        "--users 1: the flood scenario)")("round-timeout",
+                                          po::value(&text.round_timeout)->default_value("10s"),
+                                          "longest wait for one send to reach everyone");
     return flags;
 }
 

@@ -46,7 +46,7 @@ Options:
   --runs K                 runs of every scenario (default 3)
   --servers LIST           any of herald,herald-cluster,seed-go,nchan,floor (default all five)
   --cluster-scenarios LIST the scenarios herald-cluster runs (default fanout,latency)
-  --scenarios LIST         any of conns,fanout,latency,burst,crowd,multicast,batch (default all;
+  --scenarios LIST         any of conns,fanout,latency,burst,crowd,multicast,batch,flood (default all;
                            burst is latency right after a fanout on the same server process,
                            crowd is latency while another process holds idle connections)
   --conns "N1 N2"          connection counts (default "10000 20000": 20000 shows the fd limit)
@@ -55,6 +55,10 @@ Options:
   --multicast M:K          users:sends (default 10000:5)
   --batch M:K:N            users:sends:messages per send (default 1000:50:100): batch
                            publishes, each message to a random user
+  --flood K:N              sends:messages per send (default 200:1000): batch publishes all to
+                           one connected user, whose writer sends what is queued together; then
+                           Herald's write system calls per delivery, counted by strace -c in a
+                           run of their own (strace slows what it watches)
   --crowd N:D              crowd: idle connections:latency duration (default 10000:30s, long
                            enough for a whole round of keep-alive pings at 25 s)
   --out-dir DIR            results, logs and peer binaries (default build/bench)
@@ -69,7 +73,7 @@ EOF
 }
 
 mode=full
-runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" batch="" crowd="" quiet=""
+runs="" servers="" scenarios="" conns_sizes="" fanout="" latency="" multicast="" batch="" flood="" crowd="" quiet=""
 cluster_scenarios=fanout,latency scale_size=6:100000:30s
 out_dir=$repo/build/bench
 write_doc=0 build=1 pin=1 nice_level=-10
@@ -91,6 +95,7 @@ while [ $# -gt 0 ]; do
     --latency) latency=$2; shift 2;;
     --multicast) multicast=$2; shift 2;;
     --batch) batch=$2; shift 2;;
+    --flood) flood=$2; shift 2;;
     --crowd) crowd=$2; shift 2;;
     --out-dir) out_dir=$(realpath -m "$2"); shift 2;;
     --doc) write_doc=1; shift;;
@@ -112,25 +117,26 @@ case "$mode" in
   full)
     : "${runs:=3}" "${servers:=herald,herald-cluster,seed-go,nchan,floor}" "${conns_sizes:=10000 20000}"
     : "${fanout:=1000:32:10s}" "${latency:=1000:1000:10s}" "${multicast:=10000:5}" "${quiet:=20:0.5}"
-    : "${crowd:=10000:30s}" "${batch:=1000:50:100}";;
+    : "${crowd:=10000:30s}" "${batch:=1000:50:100}" "${flood:=200:1000}";;
   quick)
     : "${runs:=1}" "${servers:=herald,herald-cluster,seed-go,nchan,floor}" "${conns_sizes:=2000}"
     : "${fanout:=200:8:3s}" "${latency:=200:500:3s}" "${multicast:=2000:3}" "${quiet:=0:0}"
-    : "${crowd:=2000:3s}" "${batch:=1000:20:100}";;
+    : "${crowd:=2000:3s}" "${batch:=1000:20:100}" "${flood:=50:1000}";;
   smoke)
     : "${runs:=1}" "${servers:=herald,herald-cluster,floor}" "${conns_sizes:=200}"
     : "${fanout:=50:4:1s}" "${latency:=50:200:1s}" "${multicast:=500:2}" "${quiet:=0:0}"
-    : "${crowd:=100:1s}" "${batch:=100:2:50}"
+    : "${crowd:=100:1s}" "${batch:=100:2:50}" "${flood:=2:100}"
     settle=500ms;;
   scale)
     : "${runs:=3}" "${servers:=herald,herald-cluster}" "${quiet:=20:0.5}";;
 esac
-: "${scenarios:=conns,fanout,latency,burst,crowd,multicast,batch}"
-: "${batch:=1000:50:100}"
+: "${scenarios:=conns,fanout,latency,burst,crowd,multicast,batch,flood}"
+: "${batch:=1000:50:100}" "${flood:=200:1000}"
 IFS=: read -r fanout_users fanout_conc fanout_dur <<<"$fanout"
 IFS=: read -r lat_users lat_rate lat_dur <<<"$latency"
 IFS=: read -r mc_users mc_repeats <<<"$multicast"
 IFS=: read -r batch_users batch_repeats batch_size <<<"$batch"
+IFS=: read -r flood_repeats flood_size <<<"$flood"
 IFS=: read -r crowd_idle crowd_dur <<<"$crowd"
 IFS=: read -r quiet_max quiet_cores <<<"$quiet"
 IFS=: read -r scale_nodes scale_conns scale_hold <<<"$scale_size"
@@ -347,6 +353,7 @@ session() { # SERVER SCENARIO RUN [N]
     crowd) crowd "$name" "$run";;
     multicast) bench "$name" multicast "$run" --users "$mc_users" --repeats "$mc_repeats";;
     batch) bench "$name" multicast "$run" --users "$batch_users" --repeats "$batch_repeats" --batch "$batch_size";;
+    flood) bench "$name" multicast "$run" --users 1 --repeats "$flood_repeats" --batch "$flood_size";;
   esac
   stop_server
 }
@@ -373,10 +380,38 @@ scale_session() { # SERVER RUN
 has() { [[ ",$scenarios," == *",$1,"* ]]; }
 # herald-cluster runs only the scenarios of --cluster-scenarios.
 # Batch publishes are Herald's own (the peers and the floor have none: its target compares with
-# the floor's multicast).
+# the floor's multicast), and so are floods, which are made of them.
 runs_scenario() {
   { [ "$1" != herald-cluster ] || [[ ",$cluster_scenarios," == *",$2,"* ]]; } &&
-    { [ "$2" != batch ] || [[ "$1" == herald* ]]; }
+    { { [ "$2" != batch ] && [ "$2" != flood ]; } || [[ "$1" == herald* ]]; }
+}
+
+# Herald's write system calls per delivered message in a flood, counted by strace -c attached
+# to the server, in a run of its own; prints the figure or why there is none.
+flood_write_calls() {
+  command -v strace >/dev/null || { echo "not measured (no strace)"; return 0; }
+  wait_quiet >&2
+  start_server herald >&2 || { echo "not measured (the server did not start)"; return 0; }
+  local counts=$logdir/flood-strace.txt tracer delivered
+  strace -c -f -e trace=write,writev,sendmsg,sendto,sendmmsg -o "$counts" -p "$(srv_pid_list)" 2>/dev/null &
+  tracer=$!
+  # Counting starts once the server has a tracer.
+  for _ in $(seq 100); do
+    [ "$(awk '/^TracerPid:/{print $2}' "/proc/${SRV_PIDS[0]}/status" 2>/dev/null)" != 0 ] && break
+    kill -0 "$tracer" 2>/dev/null || break
+    sleep 0.1
+  done
+  "${bench_prefix[@]}" timeout 900 "$bench_bin" multicast --adapter "$SRV_ADAPTER" --port "$SRV_PORT" \
+    --pid "$(srv_pid_list)" --users 1 --repeats 20 --batch "$flood_size" \
+    >"$logdir/flood-strace.out" 2>>"$logdir/bench.err" || true
+  kill -INT "$tracer" 2>/dev/null || true
+  wait "$tracer" 2>/dev/null || true
+  stop_server >&2
+  delivered=$(grep -o '"delivered":[0-9]*' "$logdir/flood-strace.out" | head -1 | cut -d: -f2)
+  awk -v d="${delivered:-0}" '$NF=="total"{calls=$4}
+    END{if (d > 0 && calls > 0) printf "%.3f (%d calls for %d messages)\n", calls/d, calls, d;
+        else print "not measured (strace could not attach)"}' "$counts" 2>/dev/null ||
+    echo "not measured (strace could not attach)"
 }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$mode" = scale ]; then
@@ -394,7 +429,8 @@ if has conns; then
     done
   done
 fi
-for scenario in fanout latency burst crowd multicast batch; do
+flood_calls=""
+for scenario in fanout latency burst crowd multicast batch flood; do
   has "$scenario" || continue
   for run in $(seq "$runs"); do
     for name in "${server_list[@]}"; do
@@ -402,6 +438,10 @@ for scenario in fanout latency burst crowd multicast batch; do
     done
   done
 done
+if has flood && [ "$mode" != smoke ] && [[ ",$servers," == *",herald,"* ]]; then
+  flood_calls=$(flood_write_calls)
+  echo "== herald flood: write system calls per delivered message: $flood_calls" >&2
+fi
 
 # ---- the report -----------------------------------------------------------------------------
 # The report of a full run includes the last scale test's results; one of the scale test alone
@@ -413,8 +453,9 @@ if [ "$mode" = scale ]; then
   } >"$scale_settings"
 else
   settings="pinning: $pin_text; $cluster_text (one I/O thread each: herald sizes its pool by the CPUs it may run on)
-sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; crowd: the same latency for ${crowd_dur} beside ${crowd_idle} idle connections; multicast ${mc_users} users, ${mc_repeats} sends; batch ${batch_users} users, ${batch_repeats} sends of ${batch_size} messages; messages of 64 bytes
-per-process open-file limit (hard; no one can raise it here): $(ulimit -Hn)
+sizes: conns N = ${conns_sizes}; fanout ${fanout_users} users, ${fanout_conc} publisher connections, ${fanout_dur}; latency ${lat_users} users, ${lat_rate} msg/s, ${lat_dur}; crowd: the same latency for ${crowd_dur} beside ${crowd_idle} idle connections; multicast ${mc_users} users, ${mc_repeats} sends; batch ${batch_users} users, ${batch_repeats} sends of ${batch_size} messages; flood ${flood_repeats} sends of ${flood_size} messages to one user; messages of 64 bytes
+${flood_calls:+flood, herald alone: write system calls per delivered message, ${flood_size} messages a send (strace -c, a run of its own): $flood_calls
+}per-process open-file limit (hard; no one can raise it here): $(ulimit -Hn)
 load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)
 raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"$repo"/}\`"
   printf '%s\n' "$settings" >"$out_dir/results.settings"

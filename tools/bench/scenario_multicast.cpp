@@ -106,7 +106,10 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     auto& result = context.result;
     auto executor = co_await asio::this_coro::executor;
     const bool batch = options.batch > 0;
-    result["scenario"] = batch ? "batch" : "multicast";
+    // Batches to one user are the flood scenario: one connection with many frames queued at
+    // once, which its writer sends together.
+    const bool flood = batch && options.users == 1;
+    result["scenario"] = flood ? "flood" : batch ? "batch" : "multicast";
     if (batch) result["batch"] = options.batch;
     result["users"] = options.users;
     result["repeats"] = options.repeats;
@@ -137,8 +140,10 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
     if (!refusal.empty()) {
         result["supported"] = false;
         result["unsupported_reason"] = refusal;
-        context.summary = std::string(batch ? "batch" : "multicast") + ": not supported (" +
-                          refusal + ")";
+        context.summary = std::string(flood   ? "flood"
+                                      : batch ? "batch"
+                                              : "multicast") +
+                          ": not supported (" + refusal + ")";
         co_return;
     }
     result["supported"] = true;
@@ -199,8 +204,7 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
             client::HttpResponse answer = co_await http->post(send_path, request);
             if (answer.status != 200)
                 failure = "HTTP " + std::to_string(answer.status);
-            else if (std::size_t delivered = delivered_count(answer.body);
-                     delivered != per_send)
+            else if (std::size_t delivered = delivered_count(answer.body); delivered != per_send)
                 failure = "answer delivered " + std::to_string(delivered) + " of " +
                           std::to_string(per_send);
         } catch (const boost::system::system_error& error) {
@@ -250,8 +254,10 @@ awaitable<void> multicast_scenario(ScenarioContext& context) {
 
     std::ostringstream summary;
     summary.precision(3);
-    summary << (batch ? "batch: " : "multicast: ") << rounds << " x " << per_send
-            << (batch ? " messages, " : " users, ") << delivered
+    summary << (flood   ? "flood: "
+                : batch ? "batch: "
+                        : "multicast: ")
+            << rounds << " x " << per_send << (batch ? " messages, " : " users, ") << delivered
             << " delivered, lost " << lost << "; "
             << (round_seconds > 0 ? double(delivered) / round_seconds : 0.0)
             << " deliveries/s; latency p50 " << latency.p50_us / 1000 << " ms, p99 "
