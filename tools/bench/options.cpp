@@ -150,6 +150,9 @@ po::options_description report_flags(ReportOptions& report) {
         "label of herald-floor's runs: shown beside the others, never counted as a peer")(
         "cluster", po::value(&report.cluster)->default_value("herald-cluster"),
         "label of the cluster's runs: compared with the baseline, never counted as a peer")(
+        "charts", po::value(&report.charts),
+        "folder, beside the markdown, for the charts' data (cpu.dat, latency.dat, memory.dat; "
+        "tools/bench/charts.gp draws them as PNG); the markdown then shows the charts")(
         "input", po::value(&report.inputs)->multitoken(), ".jsonl result files");
     return flags;
 }

@@ -108,6 +108,9 @@ struct ReportOptions {
     std::string baseline = "herald";         // the server the ratios are about
     std::string floor = "floor";             // the reference server (herald-floor): not a peer
     std::string cluster = "herald-cluster";  // the baseline's nodes sharing a Redis: not a peer
+    // A folder for the charts' data (gnuplot tables; tools/bench/charts.gp draws them), named
+    // relative to the markdown, which then shows the charts; none when empty.
+    std::string charts;
 };
 
 struct Invocation {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iomanip>
@@ -257,6 +258,7 @@ class Report {
     void write(std::ostream& out) const {
         header(out);
         targets(out);
+        if (!options_.charts.empty()) show_charts(out);
         for (const Section& section : sections_)
             if (section.scenario != "scale") table(out, section);
         ratios(out);
@@ -307,6 +309,93 @@ class Report {
         return sections_.back();
     }
 
+    // The charts' data, one gnuplot table each: a header row of names, then a row per bar
+    // group, "-" where a server has no figure.
+    bool write_chart_data(const std::string& folder) const {
+        namespace fs = std::filesystem;
+        std::error_code error;
+        fs::create_directories(folder, error);
+        struct Row {
+            std::string label;
+            const Section* section;
+            std::string metric;
+        };
+        auto table = [&](const std::string& name, const std::string& first_column,
+                         const std::vector<Row>& rows) {
+            bool any = false;
+            for (const Row& row : rows)
+                for (const std::string& server : servers_)
+                    any = any || median_of(row.section, server, row.metric).has_value();
+            fs::path path = fs::path(folder) / (name + ".dat");
+            fs::remove(path, error);  // an old one would be drawn as this run's
+            if (!any) return true;
+            charts_.push_back(name);
+            std::ofstream out(path);
+            out << first_column;
+            for (const std::string& server : servers_)
+                out << ' ' << server;
+            out << '\n';
+            for (const Row& row : rows) {
+                out << row.label;
+                for (const std::string& server : servers_) {
+                    auto value = median_of(row.section, server, row.metric);
+                    if (value)
+                        out << ' ' << *value;
+                    else
+                        out << " -";
+                }
+                out << '\n';
+            }
+            return bool(out);
+        };
+        const std::string cpu = "server CPU per delivery, µs";
+        std::vector<Row> cpu_rows;
+        for (const char* scenario : {"fanout", "multicast", "batch", "flood"})
+            if (const Section* section = find(scenario))
+                cpu_rows.push_back({scenario, section, cpu});
+        const Section* latency = find("latency");
+        const Section* memory = nullptr;
+        for (const Section& section : sections_)
+            if (section.scenario == "conns" && section.target == largest_conns_target())
+                memory = &section;
+        charts_.clear();
+        bool written = table("cpu", "scenario", cpu_rows);
+        written &= table("latency", "percentile",
+                         {{"p50", latency, "latency p50, ms"},
+                          {"p90", latency, "latency p90, ms"},
+                          {"p99", latency, "latency p99, ms"},
+                          {"p99.9", latency, "latency p99.9, ms"}});
+        written &= table(
+            "memory.dat", "connections",
+            {{std::to_string(largest_conns_target()), memory, "server PSS per connection, KiB"}});
+        return written;
+    }
+
+    void show_charts(std::ostream& out) const {
+        if (charts_.empty()) return;
+        const std::string& folder = options_.charts;
+        out << "## Charts\n\n"
+            << "Medians of the runs below, drawn by `tools/bench/charts.gp` from the tables in `"
+            << folder << "/`.\n\n";
+        for (const std::string& chart : charts_)
+            out << "![" << chart_title(chart) << "](" << folder << '/' << chart << ".png)\n\n";
+    }
+
+    static std::string chart_title(const std::string& chart) {
+        if (chart == "cpu") return "server CPU per delivery, µs, by scenario";
+        if (chart == "latency") return "latency percentiles at a fixed rate, ms";
+        return "memory per idle logged-in connection, PSS KiB";
+    }
+
+  public:
+    // Writes the charts' data beside `markdown` (options' charts folder is relative to it).
+    bool write_charts_data(const std::string& markdown) const {
+        namespace fs = std::filesystem;
+        fs::path base = markdown.empty() ? fs::path(".") : fs::path(markdown).parent_path();
+        return write_chart_data((base / options_.charts).string());
+    }
+
+  private:
     std::int64_t largest_conns_target() const {
         std::int64_t largest = 0;
         for (const Section& section : sections_)
@@ -837,6 +926,7 @@ class Report {
     }
 
     std::vector<Run> runs_;
+    mutable std::vector<std::string> charts_;  // the charts whose data was written
     ReportOptions options_;
     std::vector<std::string> servers_;
     std::vector<std::string> peers_;  // neither the baseline nor the floor
@@ -873,6 +963,10 @@ int run_report(const ReportOptions& options) {
     if (options.output.empty()) {
         report.write(std::cout);
         return 0;
+    }
+    if (!options.charts.empty() && !report.write_charts_data(options.output)) {
+        std::cerr << "herald-bench report: cannot write the charts' data\n";
+        return 2;
     }
     std::ofstream out(options.output);
     report.write(out);

@@ -474,8 +474,26 @@ if { [ "$mode" = full ] || [ "$mode" = scale ]; } && [ -s "$scale_jsonl" ]; then
   report_settings+=${report_settings:+$'\n'}$(cat "$scale_settings" 2>/dev/null || true)
 fi
 mkdir -p "$(dirname "$report_md")"
+# The charts: their data beside the markdown (docs/benchmarks/ for docs/benchmarks.md), drawn by
+# gnuplot when it is installed (setup-peers.sh installs it); the smoke test draws none.
+charts_args=() charts_dir=""
+if [ "$mode" != smoke ]; then
+  charts_dir=$(dirname "$report_md")/$(basename "$report_md" .md)
+  charts_args=(--charts "$(basename "$charts_dir")")
+  rm -f "$charts_dir"/*.png
+fi
 "$bench_bin" report --output "$report_md" --command "$report_command" --settings "$report_settings" \
-  "${inputs[@]}"
+  "${charts_args[@]}" "${inputs[@]}"
+if [ -n "$charts_dir" ]; then
+  if command -v gnuplot >/dev/null; then
+    for table in "$charts_dir"/*.dat; do
+      [ -e "$table" ] || continue
+      gnuplot -e "table='$table'" "$here/charts.gp" || failures+=("chart of $table")
+    done
+  else
+    echo "run.sh: no gnuplot, so no charts (tools/bench/setup-peers.sh installs gnuplot-nox)" >&2
+  fi
+fi
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo "run.sh: runs that lost or failed something (details in $report_md):" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the benchmark's peers need, from Debian 12's own packages: Go and gorilla/websocket
-# to build seed-go (GOPATH mode, no module proxy), nginx and its nchan module, and taskset.
+# to build seed-go (GOPATH mode, no module proxy), nginx and its nchan module, and taskset; and
+# for the report, gnuplot (charts) and strace (the flood scenario's system calls).
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v go >/dev/null || need+=(golang-go)
 command -v nginx >/dev/null || need+=(nginx-light)
 [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || need+=(libnginx-mod-nchan)
 command -v taskset >/dev/null || need+=(util-linux)
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)  # the report's charts
+command -v strace >/dev/null || need+=(strace)        # the flood's write system calls
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
