@@ -53,9 +53,63 @@ awaitable<std::vector<std::uint64_t>> publish_answered(tcp::endpoint node, std::
     co_return seqs;
 }
 
+// The value of an unlabelled sample in `node`'s /metrics, or -1 when it has none.
+awaitable<double> metric(tcp::endpoint node, std::string name) {
+    auto answer = co_await client::http_request(node, http::verb::get, "/metrics");
+    BOOST_REQUIRE_EQUAL(answer.status, 200u);
+    const std::string line_start = "\n" + name + " ";
+    auto at = answer.body.find(line_start);
+    if (at == std::string::npos) co_return -1;
+    co_return std::stod(answer.body.substr(at + line_start.size()));
+}
+
+// Polls `node`'s /readyz until it answers `status`; fails after a bounded number of tries.
+awaitable<void> wait_for_readiness(tcp::endpoint node, unsigned status) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        auto answer = co_await client::http_request(node, http::verb::get, "/readyz");
+        if (answer.status == status) co_return;
+        pause.expires_after(10ms);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    BOOST_FAIL("/readyz never answered " << status);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster_faults)
+
+// What an operator sees of a Redis that stops answering: /readyz says so on every node (while
+// /healthz does not), and the counters of /metrics move: refused publishes, then reconnects.
+BOOST_AUTO_TEST_CASE(a_paused_redis_shows_in_readyz_and_metrics) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        co_await wait_for_readiness(cluster.node(0), 200);
+        double errors_before =
+            co_await metric(cluster.node(1), "herald_redis_publish_errors_total");
+        double reconnects_before =
+            co_await metric(cluster.node(1), "herald_redis_reconnects_total");
+        BOOST_TEST(errors_before == 0);
+        BOOST_TEST(reconnects_before == 0);
+
+        cluster.redis().pause();
+        co_await wait_until_unavailable(cluster.node(1));
+        co_await wait_for_readiness(cluster.node(0), 503);
+        co_await wait_for_readiness(cluster.node(1), 503);
+        auto health = co_await client::http_request(cluster.node(1), http::verb::get, "/healthz");
+        BOOST_TEST(health.status == 200u);
+        double errors = co_await metric(cluster.node(1), "herald_redis_publish_errors_total");
+        BOOST_TEST(errors >= 1);
+
+        cluster.redis().resume();
+        co_await wait_for_readiness(cluster.node(0), 200);
+        co_await wait_for_readiness(cluster.node(1), 200);
+        double reconnects = co_await metric(cluster.node(1), "herald_redis_reconnects_total");
+        BOOST_TEST(reconnects >= 1);
+    });
+}
 
 BOOST_AUTO_TEST_CASE(while_redis_is_paused_publishes_get_503_logins_1013_and_clients_stay) {
     TestCluster cluster({.nodes = 2});
