@@ -41,6 +41,9 @@ awaitable<json::object> log_in(WebSocketClient& client, std::string uid,
 Config small_outbox() {
     Config config = test_config();
     config.send_queue = 4;
+    // The phone reads only once the whole flood is published, which takes longer than the
+    // default 5 s under the sanitizers: its slow-consumer close must wait for it, not be aborted.
+    config.close_timeout = std::chrono::seconds(60);
     return config;
 }
 
