@@ -474,6 +474,10 @@ const std::vector<Flag>& flags() {
                                               64,
                                               "Redis subscriber connections that a node spreads "
                                               "its users over"));
+        table.push_back(number_flag<std::size_t>(
+            "redis-max-joins", &Config::redis_max_joins, 1, 100'000,
+            "logins (subscribe, then read the stream) a node has under way in Redis at once; "
+            "more wait their turn, so that a storm of logins queues instead of timing out"));
         return table;
     }();
     return table;

@@ -94,7 +94,8 @@ struct Config {
     std::string node_id;         // names the node in logs, /stats and Redis; empty: host-random
     Duration redis_timeout = std::chrono::seconds(2);         // any one Redis operation
     Duration redis_probe_interval = std::chrono::seconds(5);  // a probe through pub/sub
-    unsigned redis_subscribers = 2;  // subscriber connections users are spread over
+    unsigned redis_subscribers = 2;     // subscriber connections users are spread over
+    std::size_t redis_max_joins = 256;  // logins a node has in Redis at once; more wait their turn
 
     bool web = true;  // serve /demo and /js/herald.js (--no-web turns them off)
 

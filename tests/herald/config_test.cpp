@@ -241,6 +241,7 @@ BOOST_AUTO_TEST_CASE(every_setting_has_its_variable_named_after_the_flag) {
                                                     {"redis-timeout", "3s"},
                                                     {"redis-probe-interval", "7s"},
                                                     {"redis-subscribers", "3"},
+                                                    {"redis-max-joins", "64"},
                                                     {"redis-password", "p"}};
     auto described = boost::json::parse(describe_config(Config{})).as_object();
     Environment environment;

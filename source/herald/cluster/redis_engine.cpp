@@ -121,6 +121,7 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, Hub& hub, const Config&
       linger_(linger),
       redis_timeout_(config.redis_timeout),
       commands_(executor, redis_settings(config, node_, "cmd")),
+      join_slots_(executor, config.redis_max_joins),
       store_(commands_, store_settings(config, node_)),
       probes_seen_(config.redis_subscribers),
       link_generation_(config.redis_subscribers),
@@ -170,6 +171,7 @@ void RedisEngine::stop() {
         upkeep_timer_.cancel();
         presence_timer_.cancel();
     });
+    join_slots_.close();  // logins waiting for a slot give up
     commands_.stop();
     for (auto& subscriber : subscribers_)
         subscriber->stop();
@@ -329,6 +331,9 @@ awaitable<boost::system::result<std::vector<Published>>> RedisEngine::publish_ba
 awaitable<boost::system::result<Joined>> RedisEngine::join(std::shared_ptr<Connection> connection,
                                                            std::optional<Since> since) {
     if (!ready()) co_return unavailable<Joined>(make_error_code(redis::RedisError::not_connected));
+    auto [closed] = co_await join_slots_.async_send(error_code{}, use_nothrow);
+    if (closed) co_return Joined{};  // shutting down
+    JoinSlot slot(join_slots_);
     // Registered held: from now on, what the node delivers to the user waits in the connection.
     connection->hold();
     auto add = [this, connection] { return hub_.add(connection); };

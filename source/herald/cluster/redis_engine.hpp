@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "herald/ack_waiters.hpp"
@@ -113,6 +114,18 @@ class RedisEngine final : public Engine, private HubObserver {
     awaitable<void> prepare();
     awaitable<void> probe(std::size_t round);
 
+    using JoinSlots = asio::experimental::concurrent_channel<void(error_code)>;
+    // A slot of join_slots_, given back when it goes.
+    struct JoinSlot {
+        JoinSlots* slots = nullptr;
+        explicit JoinSlot(JoinSlots& owner) : slots(&owner) {}
+        JoinSlot(const JoinSlot&) = delete;
+        JoinSlot& operator=(const JoinSlot&) = delete;
+        ~JoinSlot() {
+            slots->try_receive([](error_code) {});
+        }
+    };
+
     Hub& hub_;
     Metrics& metrics_;
     const std::string node_;
@@ -121,6 +134,11 @@ class RedisEngine final : public Engine, private HubObserver {
     const Duration redis_timeout_;
     redis::CommandConnection commands_;
     std::vector<std::unique_ptr<redis::Subscriber>> subscribers_;
+    // The logins under way in Redis, at most --redis-max-joins: a slot is a value in the channel,
+    // taken by sending one (which waits while it is full) and given back by receiving one. A
+    // storm of logins then waits here, where no Redis timeout runs, rather than in Redis's
+    // queue, where the oldest would pass --redis-timeout and fail everything behind it.
+    JoinSlots join_slots_;
     StreamStore store_;
     std::atomic<bool> prepared_{false};
     std::atomic<std::size_t> nodes_{1};
