@@ -782,6 +782,8 @@ class Report {
             {"verified by a probe through another node (one node alone: itself)", Better::higher, 0,
              field("verified")},
             {"verified, % of those held", Better::higher, 1, verified_pct},
+            {"of which on a later probe (their login still joining at the first)", Better::none, 0,
+             field("verified_late")},
             {"connect rate, conns/s", Better::higher, 0, field("conns_per_sec")},
             {"server CPU per connection, µs (every node and redis-server)", Better::lower, 1,
              field("server_cpu_us_per_conn")},
