@@ -153,6 +153,8 @@ po::options_description report_flags(ReportOptions& report) {
         "charts", po::value(&report.charts),
         "folder, beside the markdown, for the charts' data (cpu.dat, latency.dat, memory.dat; "
         "tools/bench/charts.gp draws them as PNG); the markdown then shows the charts")(
+        "flood-writes", po::value<double>(),
+        "Herald's write system calls per delivered message in a flood (strace -c)")(
         "input", po::value(&report.inputs)->multitoken(), ".jsonl result files");
     return flags;
 }
@@ -289,6 +291,8 @@ boost::system::result<Invocation, std::string> parse_invocation(int argc, char**
     }
     if (command == "report") {
         if (invocation.report.inputs.empty()) return failure("report: no input files");
+        if (values.count("flood-writes"))
+            invocation.report.flood_writes = values["flood-writes"].as<double>();
         return invocation;
     }
     if (auto error = finish_common(invocation.common, text)) return failure(*error);

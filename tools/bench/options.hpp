@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,9 @@ struct ReportOptions {
     // A folder for the charts' data (gnuplot tables; tools/bench/charts.gp draws them), named
     // relative to the markdown, which then shows the charts; none when empty.
     std::string charts;
+    // Herald's write system calls per delivered message in a flood (run.sh counts them with
+    // strace -c in a run of its own); no target row without it.
+    std::optional<double> flood_writes;
 };
 
 struct Invocation {

@@ -174,12 +174,24 @@ if needs_peer seed-go || needs_peer nchan; then
   [ -d "$shared/peers" ] || { echo "run.sh: no peers at $shared/peers" >&2; exit 1; }
   "$here/setup-peers.sh"
 fi
-if needs_peer seed-go && { [ "$build" = 1 ] || [ ! -x "$seedgo_bin" ]; }; then
+# GOPATH mode against Debian's gocode: no module proxy is involved.
+go_build() { # SOURCE_DIR BINARY
   mkdir -p "$out_dir/bin"
-  # GOPATH mode against Debian's gocode: no module proxy is involved.
-  (cd "$shared/peers/peers/seed-go" &&
-    GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE=${GOCACHE:-/tmp/herald-bench-gocache} \
-      go build -o "$seedgo_bin" .)
+  (cd "$1" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
+    GOCACHE=${GOCACHE:-/tmp/herald-bench-gocache} go build -o "$2" .)
+}
+if needs_peer seed-go && { [ "$build" = 1 ] || [ ! -x "$seedgo_bin" ]; }; then
+  go_build "$shared/peers/peers/seed-go" "$seedgo_bin"
+fi
+# The peers' own load generator drives the fanout a second time (full and quick runs): a client
+# that no one here tuned, so that a claim of being ahead of the peers does not rest on
+# herald-bench alone.
+loadgen_bin=$out_dir/bin/loadgen
+with_loadgen=0
+if [ "$mode" != smoke ] && [ "$mode" != scale ] && [[ ",${scenarios:-fanout}," == *",fanout,"* ]] &&
+  { needs_peer seed-go || needs_peer nchan; }; then
+  with_loadgen=1
+  if [ "$build" = 1 ] || [ ! -x "$loadgen_bin" ]; then go_build "$shared/peers/loadgen" "$loadgen_bin"; fi
 fi
 # nchan's run.sh renders its nginx.conf under this prefix instead of /tmp/nchan-bench-PORT.
 export NCHAN_PREFIX=$out_dir/nchan
@@ -430,6 +442,29 @@ if has conns; then
   done
 fi
 flood_calls=""
+# The fanout again, driven by ../shared/peers' bin/loadgen (same sizes; labelled NAME+loadgen):
+# herald, the peers and the floor, never the cluster (loadgen publishes where it subscribes).
+loadgen_session() { # SERVER RUN
+  local name=$1 run=$2 status=0
+  wait_quiet
+  start_server "$name" || { failures+=("$name loadgen fanout run $run: server did not start"); return 0; }
+  echo "== $name+loadgen fanout run $run" >&2
+  "${bench_prefix[@]}" timeout 900 "$loadgen_bin" fanout -adapter "$SRV_ADAPTER" -port "$SRV_PORT" \
+    -pid "$(srv_pid_list)" -children -label "$name+loadgen" -run "$run" -out "$jsonl" \
+    -note "$QUIET_NOTE" -m "$fanout_users" -c "$fanout_conc" -d "$fanout_dur" \
+    >"$logdir/loadgen.last" 2>&1 || status=$?
+  cat "$logdir/loadgen.last" >>"$logdir/loadgen.log"
+  tail -n 1 "$logdir/loadgen.last" | cut -c1-300 | sed 's/^/   /' >&2
+  [ "$status" = 0 ] || failures+=("$name loadgen fanout run $run (exit $status)")
+  stop_server
+}
+if [ "$with_loadgen" = 1 ]; then
+  for run in $(seq "$runs"); do
+    for name in "${server_list[@]}"; do
+      [ "$name" = herald-cluster ] || loadgen_session "$name" "$run"
+    done
+  done
+fi
 for scenario in fanout latency burst crowd multicast batch flood; do
   has "$scenario" || continue
   for run in $(seq "$runs"); do
@@ -460,13 +495,17 @@ load average before / after: ${load_before} / $(cut -d' ' -f1-3 /proc/loadavg)
 raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"$repo"/}\`"
   printf '%s\n' "$settings" >"$out_dir/results.settings"
   printf '%s\n' "$command_line" >"$out_dir/results.command"
+  # The figure alone, for the report's targets.
+  printf '%s\n' "${flood_calls%% *}" >"$out_dir/results.flood_writes"
 fi
-inputs=() report_settings="" report_command=$command_line
+inputs=() report_settings="" report_command=$command_line charts_args_flood=()
 if [ "$mode" != scale ] || [ "$write_doc" = 1 ]; then
   if [ -s "$out_dir/results.jsonl" ]; then
     inputs+=("$out_dir/results.jsonl")
     report_settings=$(cat "$out_dir/results.settings" 2>/dev/null || true)
     report_command=$(cat "$out_dir/results.command" 2>/dev/null || echo "$command_line")
+    flood_writes=$(cat "$out_dir/results.flood_writes" 2>/dev/null || true)
+    [[ "$flood_writes" =~ ^[0-9.]+$ ]] && charts_args_flood=(--flood-writes "$flood_writes")
   fi
 fi
 if { [ "$mode" = full ] || [ "$mode" = scale ]; } && [ -s "$scale_jsonl" ]; then
@@ -483,7 +522,7 @@ if [ "$mode" != smoke ]; then
   rm -f "$charts_dir"/*.png
 fi
 "$bench_bin" report --output "$report_md" --command "$report_command" --settings "$report_settings" \
-  "${charts_args[@]}" "${inputs[@]}"
+  "${charts_args[@]}" "${charts_args_flood[@]}" "${inputs[@]}"
 if [ -n "$charts_dir" ]; then
   if command -v gnuplot >/dev/null; then
     for table in "$charts_dir"/*.dat; do
