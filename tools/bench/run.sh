@@ -15,6 +15,9 @@
 # server CPU is both nodes and redis-server, summed. It runs the scenarios of --cluster-scenarios
 # (default fanout and latency), next to herald alone in the same run.
 #
+# The fanout runs a second time under ../shared/peers' own Go load generator (bin/loadgen, labelled
+# NAME+loadgen; not the cluster, not in --smoke): a client that no one here tuned.
+#
 # "floor" is herald-floor (tools/bench/floor_server.cpp): not a peer but a measuring instrument,
 # the cheapest server that passes the scenarios, so that every figure can be read against what
 # the kernel alone charges for the same traffic.
