@@ -501,14 +501,14 @@ raw results: \`${jsonl#"$repo"/}\` (one JSON line per run); logs in \`${logdir#"
   # The figure alone, for the report's targets.
   printf '%s\n' "${flood_calls%% *}" >"$out_dir/results.flood_writes"
 fi
-inputs=() report_settings="" report_command=$command_line charts_args_flood=()
+inputs=() report_settings="" report_command=$command_line flood_args=()
 if [ "$mode" != scale ] || [ "$write_doc" = 1 ]; then
   if [ -s "$out_dir/results.jsonl" ]; then
     inputs+=("$out_dir/results.jsonl")
     report_settings=$(cat "$out_dir/results.settings" 2>/dev/null || true)
     report_command=$(cat "$out_dir/results.command" 2>/dev/null || echo "$command_line")
     flood_writes=$(cat "$out_dir/results.flood_writes" 2>/dev/null || true)
-    [[ "$flood_writes" =~ ^[0-9.]+$ ]] && charts_args_flood=(--flood-writes "$flood_writes")
+    [[ "$flood_writes" =~ ^[0-9.]+$ ]] && flood_args=(--flood-writes "$flood_writes")
   fi
 fi
 if { [ "$mode" = full ] || [ "$mode" = scale ]; } && [ -s "$scale_jsonl" ]; then
@@ -525,7 +525,7 @@ if [ "$mode" != smoke ]; then
   rm -f "$charts_dir"/*.png
 fi
 "$bench_bin" report --output "$report_md" --command "$report_command" --settings "$report_settings" \
-  "${charts_args[@]}" "${charts_args_flood[@]}" "${inputs[@]}"
+  "${charts_args[@]}" "${flood_args[@]}" "${inputs[@]}"
 if [ -n "$charts_dir" ]; then
   if command -v gnuplot >/dev/null; then
     for table in "$charts_dir"/*.dat; do
