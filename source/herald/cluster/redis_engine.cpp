@@ -34,14 +34,18 @@ constexpr std::size_t users_per_round_trip = 256;
 // (a disconnect storm is a few writes, not one per connection).
 constexpr Duration presence_delay{50};
 
+std::string random_suffix() {
+    std::random_device random;
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffff);
+    return suffix;
+}
+
 std::string default_node_id() {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
         std::snprintf(host, 8, "herald");
-    std::random_device random;
-    char suffix[8];
-    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffff);
-    return std::string(host) + "-" + suffix;
+    return std::string(host) + "-" + random_suffix();
 }
 
 // Redis refuses client names with spaces; a node name is the operator's choice.
@@ -71,11 +75,22 @@ StoreSettings store_settings(const Config& config, const std::string& node) {
     settings.history_size = config.history_size;
     settings.history_ttl = config.history_ttl;
     settings.idempotency_ttl = config.idempotency_ttl;
-    // A node refreshes its presence every probe interval: three missed refreshes and it no longer
-    // counts.
-    settings.presence_ttl = 3 * config.redis_probe_interval;
-    settings.node_id = node;
+    // A node heartbeats every probe interval: three missed and it is dead. Each user's count
+    // is refreshed every third of presence_ttl (refresh_rounds()), which only ends the counts
+    // of a node long dead.
+    settings.node_ttl = 3 * config.redis_probe_interval;
+    settings.presence_ttl = 60 * config.redis_probe_interval;
+    // New for each run, even under a fixed --node-id: a node restarted within node_ttl must not
+    // inherit the counts of its former run.
+    settings.node_id = node + "/" + random_suffix();
     return settings;
+}
+
+// How many upkeep rounds a full refresh of the presence counts is spread over: each user is
+// refreshed once per presence_ttl / 3, and more often than its meta would expire (history_ttl).
+std::size_t refresh_rounds(const StoreSettings& settings, Duration probe_interval) {
+    Duration period = std::min(settings.presence_ttl / 3, settings.history_ttl / 2);
+    return std::max<std::size_t>(1, static_cast<std::size_t>(period / probe_interval));
 }
 
 std::string probe_channel(std::string_view node, std::size_t subscriber) {
@@ -123,6 +138,7 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, Hub& hub, const Config&
       commands_(executor, redis_settings(config, node_, "cmd")),
       join_slots_(executor, config.redis_max_joins),
       store_(commands_, store_settings(config, node_)),
+      refresh_rounds_(refresh_rounds(store_.settings(), probe_interval_)),
       probes_seen_(config.redis_subscribers),
       link_generation_(config.redis_subscribers),
       upkeep_timer_(hub.strand()),
@@ -202,14 +218,23 @@ void RedisEngine::on_command_link(redis::LinkEvent event) {
 }
 
 // Learns the new link's Redis (its run_id, which says whether it still has the data the epochs
-// stand for) and loads the scripts: until then, nothing is published or read.
+// stand for), loads the scripts, and heartbeats: until then, nothing is published or read. The
+// node is in the node list before it writes any count, so that it is known for dead even if it
+// dies before its first upkeep; and a Redis that lost the counts gets them all again.
 awaitable<void> RedisEngine::prepare() {
     auto prepared = co_await store_.prepare();
-    if (prepared) {
-        prepared_.store(true, std::memory_order_release);
+    if (!prepared) {
+        log_warn("redis_prepare_failed", {{"error", prepared.error()}});  // tried again by the upkeep
         co_return;
     }
-    log_warn("redis_prepare_failed", {{"error", prepared.error()}});  // tried again by the upkeep
+    auto heartbeat = co_await store_.heartbeat();
+    if (!heartbeat) {
+        log_warn("redis_prepare_failed", {{"error", heartbeat.error()}});
+        co_return;
+    }
+    nodes_.store(heartbeat->alive, std::memory_order_relaxed);
+    if (heartbeat->revived) rewrite_presence_.store(true, std::memory_order_relaxed);
+    prepared_.store(true, std::memory_order_release);
 }
 
 void RedisEngine::on_subscriber_link(std::size_t subscriber, redis::LinkEvent event) {
@@ -612,14 +637,16 @@ awaitable<void> RedisEngine::flush_presence() {
             counts.emplace_back(*it, hub_.connections_of(*it));
             it = presence_changed_.erase(it);
         }
-        // A failure is mended by the next upkeep's refresh of every count.
-        co_await store_.set_presence(counts);
+        // A failure is mended by the next upkeep, which then refreshes every count.
+        auto set = co_await store_.set_presence(counts);
+        if (!set) rewrite_presence_.store(true, std::memory_order_relaxed);
     }
     presence_flush_pending_ = false;
 }
 
-// Every probe interval: probes, the node's heartbeat and its presence, and the users to read up
-// or to stop following.
+// Every probe interval: probes, the node's heartbeat, a slice of its presence counts (all of them
+// when the heartbeat says the node was taken for dead or Redis lost them, or a write of counts
+// failed), and the users to read up or to stop following.
 awaitable<void> RedisEngine::upkeep() {
     for (std::size_t round = 1;; ++round) {
         upkeep_timer_.expires_after(probe_interval_);
@@ -628,19 +655,26 @@ awaitable<void> RedisEngine::upkeep() {
         if (!prepared_.load(std::memory_order_acquire) && commands_.connected()) co_await prepare();
         if (!prepared_.load(std::memory_order_acquire)) continue;
         co_await probe(round);
-        auto nodes = co_await store_.heartbeat();
-        if (nodes) nodes_.store(*nodes, std::memory_order_relaxed);
+        auto heartbeat = co_await store_.heartbeat();
+        if (heartbeat) nodes_.store(heartbeat->alive, std::memory_order_relaxed);
+        bool all = rewrite_presence_.exchange(false, std::memory_order_relaxed) ||
+                   (heartbeat && heartbeat->revived);
 
+        // A slice by the uid's hash: the same users each time, the refreshes spread evenly.
+        std::size_t slice = round % refresh_rounds_;
         std::vector<std::pair<std::string, std::size_t>> counts;
-        for (const auto& [uid, user] : followed_)
+        for (const auto& [uid, user] : followed_) {
+            if (!all && std::hash<std::string>{}(uid) % refresh_rounds_ != slice) continue;
             if (std::size_t connections = hub_.connections_of(uid))
                 counts.emplace_back(uid, connections);
+        }
         for (std::size_t first = 0; first < counts.size(); first += users_per_round_trip) {
             auto last = counts.begin() + static_cast<std::ptrdiff_t>(
                                              std::min(counts.size(), first + users_per_round_trip));
             std::vector<std::pair<std::string, std::size_t>> some(
                 counts.begin() + static_cast<std::ptrdiff_t>(first), last);
-            co_await store_.set_presence(some);
+            auto set = co_await store_.set_presence(some);
+            if (!set) rewrite_presence_.store(true, std::memory_order_relaxed);
         }
 
         unfollow_lingering(Clock::now());

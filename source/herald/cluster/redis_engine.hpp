@@ -140,7 +140,10 @@ class RedisEngine final : public Engine, private HubObserver {
     // queue, where the oldest would pass --redis-timeout and fail everything behind it.
     JoinSlots join_slots_;
     StreamStore store_;
+    const std::size_t refresh_rounds_;  // upkeep rounds per refresh of every presence count
     std::atomic<bool> prepared_{false};
+    // A count of this node's may be wrong or gone in Redis: the next upkeep writes them all.
+    std::atomic<bool> rewrite_presence_{false};
     std::atomic<std::size_t> nodes_{1};
     std::atomic<bool> ever_connected_{false};
     // Probes: sent by the upkeep, seen by each subscriber's message handler.

@@ -138,6 +138,23 @@ boost::system::result<std::size_t> count_reply(const Reply& reply) {
     return static_cast<std::size_t>(count);
 }
 
+boost::system::result<HeartbeatReply> heartbeat_reply(const Reply& reply) {
+    if (reply.is_error()) return make_error_code(StoreError::redis_refused);
+    if (!is_array(reply, 3) || reply.elements[2].type != Reply::Type::array) return bad_reply;
+    HeartbeatReply read;
+    std::uint64_t alive = 0, revived = 0;
+    if (!unsigned_of(reply.elements[0], alive) || alive == 0 ||
+        !unsigned_of(reply.elements[1], revived) || revived > 1)
+        return bad_reply;
+    read.heartbeat.alive = static_cast<std::size_t>(alive);
+    read.heartbeat.revived = revived == 1;
+    for (const Reply& node : reply.elements[2].elements) {
+        if (node.type != Reply::Type::string || node.text.empty()) return bad_reply;
+        read.dead_nodes.append(node.text).push_back('\n');
+    }
+    return read;
+}
+
 boost::system::result<void> done_reply(const Reply& reply) {
     if (reply.is_error()) return make_error_code(StoreError::redis_refused);
     if (reply != Reply::number(1)) return bad_reply;

@@ -28,6 +28,14 @@ boost::system::result<StreamRead> stream_read(const redis::Reply& reply,
 // presence and heartbeat: a count.
 boost::system::result<std::size_t> count_reply(const redis::Reply& reply);
 
+// heartbeat: {alive, revived, {dead node, ...}}, the dead nodes as one text, a name per line
+// (what publish and presence take).
+struct HeartbeatReply {
+    Heartbeat heartbeat;
+    std::string dead_nodes;
+};
+boost::system::result<HeartbeatReply> heartbeat_reply(const redis::Reply& reply);
+
 // set_presence: 1.
 boost::system::result<void> done_reply(const redis::Reply& reply);
 

@@ -36,7 +36,8 @@ local function keep_alive(key, ttl)
   end
 end
 
--- A presence field is "count:expiry_ms": it counts until its node stops refreshing it.
+-- A presence field is "count:expiry_ms": it counts while its node is alive, and until its
+-- node stops refreshing it (long after: the node list says first that a node is dead).
 local function live_count(value, now)
   local count, expiry = string.match(value or '', '^(%d+):(%d+)$')
   if count and tonumber(expiry) > now then
@@ -45,16 +46,28 @@ local function live_count(value, now)
   return 0
 end
 
--- The connections of a user on live nodes. The fields of dead nodes go on the way.
-local function live_presence(key, now)
+-- The set of node names in `text`, one per line: the caller's list of dead nodes. A Lua
+-- script in a Redis Cluster may only touch its user's slot, so the node list (another key)
+-- comes from the caller's last heartbeat rather than from Redis.
+local function node_set(text)
+  local set = {}
+  for node in string.gmatch(text, '[^\n]+') do
+    set[node] = true
+  end
+  return set
+end
+
+-- The connections of a user on live nodes. Expired fields go on the way; a dead node's field
+-- stays until it expires, in case the node was only taken for dead and comes back.
+local function live_presence(key, now, dead)
   local fields = redis.call('HGETALL', key)
   local sum = 0
   for i = 1, #fields, 2 do
     local count = live_count(fields[i + 1], now)
-    if count > 0 then
-      sum = sum + count
-    else
+    if count == 0 then
       redis.call('HDEL', key, fields[i])
+    elseif not dead[fields[i]] then
+      sum = sum + count
     end
   end
   return sum
@@ -132,6 +145,7 @@ local meta, stream, presence, latest, seen_key = KEYS[1], KEYS[2], KEYS[3], KEYS
 local run, candidate = ARGV[1], ARGV[2]
 local size, ttl, seen_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local kind, data, channel, key = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local dead = ARGV[10]
 
 -- A retry of a publish already made: its outcome again, and nothing published.
 if seen_key then
@@ -178,7 +192,7 @@ else
 end
 -- At least as long as the stream: a stream without its meta would go with a new epoch.
 keep_alive(meta, ttl)
-local delivered = live_presence(presence, now)
+local delivered = live_presence(presence, now, node_set(dead))
 redis.call('PUBLISH', channel, payload_version .. '\n' .. epoch .. '\n' .. seq_text .. '\n' ..
            now_text .. '\n' .. kind .. '\n' .. key .. '\n' .. data)
 if seen_key then
@@ -239,15 +253,25 @@ return 1
 )lua";
 
 constexpr std::string_view presence_body = R"lua(
-return live_presence(KEYS[1], now_ms())
+return live_presence(KEYS[1], now_ms(), node_set(ARGV[1]))
 )lua";
 
 constexpr std::string_view heartbeat_body = R"lua(
-local now, ttl = now_ms(), tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], int(now), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(now - ttl))
-keep_alive(KEYS[1], ttl)
-return redis.call('ZCARD', KEYS[1])
+local node, node_ttl, kept = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_ms()
+local last = tonumber(redis.call('ZSCORE', KEYS[1], node))
+local revived = 0
+if not last or last < now - node_ttl then
+  revived = 1
+end
+redis.call('ZADD', KEYS[1], int(now), node)
+-- A dead node stays listed as long as its presence counts may stay in users' hashes.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(now - kept))
+keep_alive(KEYS[1], kept)
+local limit = '(' .. int(now - node_ttl)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', limit)
+local alive = redis.call('ZCOUNT', KEYS[1], limit:sub(2), '+inf')
+return {alive, revived, dead}
 )lua";
 
 constexpr std::string_view ack_body = R"lua(

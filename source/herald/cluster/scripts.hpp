@@ -13,9 +13,9 @@ namespace herald::cluster {
 // Layouts (KEYS; ARGV), all durations in milliseconds, all numbers in decimal text. Times are
 // Redis's own (TIME), never a node's: nodes' clocks may disagree, Redis's is one.
 enum class ScriptId : std::size_t {
-    // KEYS: meta, stream, presence[, idempotency]
+    // KEYS: meta, stream, presence, latest[, idempotency]
     // ARGV: run_id, candidate epoch, history size, history ttl, idempotency ttl, kind (s|j),
-    //       data_json, channel
+    //       data_json, channel, collapse key, dead nodes (one per line)
     // -> {epoch, seq, delivered, duplicate (0|1)}
     publish,
     // KEYS: meta, stream, presence
@@ -29,11 +29,13 @@ enum class ScriptId : std::size_t {
     // -> 1
     set_presence,
     // KEYS: presence
-    // -> the sum of the live counts
+    // ARGV: dead nodes (one per line)
+    // -> the sum of the live counts of the nodes not dead
     presence,
     // KEYS: herald:nodes
-    // ARGV: node, presence ttl
-    // -> how many nodes are alive
+    // ARGV: node, node ttl, how long a dead node stays listed
+    // -> {nodes alive, revived (0|1: the node was missing or silent for longer than node ttl),
+    //     {the dead nodes still listed}}
     heartbeat,
     // KEYS: meta, ack_wait
     // ARGV: seq, uid, acks channel

@@ -36,7 +36,7 @@ std::string new_epoch() {
 
 const StoreSettings& checked(const StoreSettings& settings) {
     if (settings.history_ttl.count() <= 0 || settings.idempotency_ttl.count() <= 0 ||
-        settings.presence_ttl.count() <= 0)
+        settings.presence_ttl.count() <= 0 || settings.node_ttl.count() <= 0)
         throw std::invalid_argument("stream store durations must be positive");
     if (settings.node_id.empty()) throw std::invalid_argument("stream store needs a node id");
     return settings;
@@ -62,11 +62,18 @@ StreamStore::StreamStore(redis::CommandConnection& redis, StoreSettings settings
       history_size_(std::to_string(settings_.history_size)),
       history_ttl_(std::to_string(settings_.history_ttl.count())),
       idempotency_ttl_(std::to_string(settings_.idempotency_ttl.count())),
-      presence_ttl_(std::to_string(settings_.presence_ttl.count())) {}
+      presence_ttl_(std::to_string(settings_.presence_ttl.count())),
+      node_ttl_(std::to_string(settings_.node_ttl.count())),
+      dead_kept_(std::to_string(2 * settings_.presence_ttl.count())) {}
 
 std::optional<std::string> StreamStore::run_id() const {
     std::lock_guard lock(mutex_);
     return run_id_;
+}
+
+std::string StreamStore::dead_nodes() const {
+    std::lock_guard lock(mutex_);
+    return dead_nodes_;
 }
 
 void StreamStore::forget_link() {
@@ -173,6 +180,7 @@ awaitable<boost::system::result<std::vector<std::vector<PublishOutcome>>>>
 StreamStore::publish_many(std::vector<Publication> publications) {
     auto run = run_id();
     if (!run) co_return not_prepared;
+    std::string dead = dead_nodes();
     std::vector<std::vector<PublishOutcome>> outcomes(publications.size());
 
     // What each call's views point into: reserved, so that no string moves while they do.
@@ -203,7 +211,7 @@ StreamStore::publish_many(std::vector<Publication> publications) {
             }
             call.insert(call.end(),
                         {*run, user.candidate, history_size_, history_ttl_, idempotency_ttl_, kind,
-                         body.data_json, user.keys.channel, body.key});
+                         body.data_json, user.keys.channel, body.key, dead});
             calls.push_back(std::move(call));
         }
     }
@@ -318,8 +326,9 @@ awaitable<boost::system::result<void>> StreamStore::set_presence(
 awaitable<boost::system::result<std::size_t>> StreamStore::presence(std::string uid) {
     if (!run_id()) co_return not_prepared;
     UserKeys keys = user_keys(uid);
+    std::string dead = dead_nodes();
     std::vector<Call> calls;
-    calls.push_back(Call{"1", keys.presence});
+    calls.push_back(Call{"1", keys.presence, dead});
     auto replies = co_await evaluate(ScriptId::presence, std::move(calls));
     if (!replies) co_return replies.error();
     const Reply& reply = replies->front();
@@ -376,16 +385,19 @@ awaitable<boost::system::result<std::uint64_t>> StreamStore::acked_seq(std::stri
     co_return seq;
 }
 
-awaitable<boost::system::result<std::size_t>> StreamStore::heartbeat() {
+awaitable<boost::system::result<Heartbeat>> StreamStore::heartbeat() {
     if (!run_id()) co_return not_prepared;
     std::vector<Call> calls;
-    calls.push_back(Call{"1", nodes_key, settings_.node_id, presence_ttl_});
+    calls.push_back(Call{"1", nodes_key, settings_.node_id, node_ttl_, dead_kept_});
     auto replies = co_await evaluate(ScriptId::heartbeat, std::move(calls));
     if (!replies) co_return replies.error();
     const Reply& reply = replies->front();
-    auto count = count_reply(reply);
-    note(script(ScriptId::heartbeat).name, reply, count ? error_code() : count.error());
-    co_return count;
+    auto read = heartbeat_reply(reply);
+    note(script(ScriptId::heartbeat).name, reply, read ? error_code() : read.error());
+    if (!read) co_return read.error();
+    std::lock_guard lock(mutex_);
+    dead_nodes_ = std::move(read->dead_nodes);
+    co_return read->heartbeat;
 }
 
 }  // namespace herald::cluster

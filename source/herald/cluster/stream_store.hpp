@@ -41,7 +41,11 @@ namespace herald::cluster {
 //   stream whose ids are the seqs; the epoch and seq (the meta) stay as long as the stream, as
 //   long as history_ttl after the last read, and while a node reports connections of the user.
 // - Presence: each node counts its connections of each user in the user's presence hash, with
-//   an expiry it refreshes; a publish says how many connections the live nodes have.
+//   an expiry it refreshes now and then (presence_ttl, minutes); a publish says how many
+//   connections the live nodes have. Which nodes are dead, each node learns from the node list
+//   at its heartbeat (every few seconds), and passes to the scripts: a script may only touch
+//   its user's keys (a Redis Cluster slot), and this way a node's liveness costs one write per
+//   heartbeat instead of one per user it holds.
 //
 // Errors: transport failures are the Redis client's codes (RedisError: not_connected,
 // timeout, ...); a Redis error reply (out of memory, read-only, ...) and a reply of a shape the
@@ -123,12 +127,13 @@ class StreamStore {
     // This node's connection counts for many users, absolute, each valid presence_ttl from now
     // (0 removes this node from the user's presence). While the count is positive, the user's
     // meta is kept alive for at least history_ttl: a connected user keeps its epoch. Call it
-    // more often than presence_ttl for every user with connections here. One round trip.
+    // more often than presence_ttl and history_ttl for every user with connections here, and
+    // for all of them when heartbeat() says `revived`. One round trip.
     awaitable<boost::system::result<void>> set_presence(
         std::vector<std::pair<std::string, std::size_t>> counts);
 
-    // The user's connections on live nodes. Counts that have expired (their node stopped
-    // refreshing them) are not counted, and are deleted.
+    // The user's connections on live nodes: not the counts of nodes dead at the last
+    // heartbeat(), nor those that expired (which are deleted).
     awaitable<boost::system::result<std::size_t>> presence(std::string uid);
 
     // A connection of `uid` handled everything up to `seq`: the user's acknowledged seq moves up
@@ -141,9 +146,11 @@ class StreamStore {
     // The user's acknowledged seq; 0 for none.
     awaitable<boost::system::result<std::uint64_t>> acked_seq(std::string uid);
 
-    // Says this node is alive (herald:nodes: node -> now), drops the nodes silent for more than
-    // presence_ttl, and returns how many nodes are alive, this one included.
-    awaitable<boost::system::result<std::size_t>> heartbeat();
+    // Says this node is alive (herald:nodes: node -> now), learns which nodes have been silent
+    // for more than node_ttl (dead: their counts stop counting in this store's publishes and
+    // presence reads), drops those silent for more than twice presence_ttl (their counts have
+    // expired), and says how many nodes are alive and whether this one was taken for dead.
+    awaitable<boost::system::result<Heartbeat>> heartbeat();
 
     static std::string channel_of(std::string_view uid) { return cluster::channel_of(uid); }
     static std::optional<std::string> uid_of_channel(std::string_view channel) {
@@ -160,6 +167,8 @@ class StreamStore {
 
     // The run_id of the link prepare() succeeded on; none until then, and after forget_link().
     std::optional<std::string> run_id() const;
+    // The nodes dead at the last heartbeat, a name per line.
+    std::string dead_nodes() const;
     // `calls` of script `id`, pipelined; on NOSCRIPT the script is loaded and the refused
     // calls made again, once, in one more round trip. One reply per call, in order.
     awaitable<Replies> evaluate(ScriptId id, std::vector<Call> calls);
@@ -174,11 +183,14 @@ class StreamStore {
     const std::string history_ttl_;
     const std::string idempotency_ttl_;
     const std::string presence_ttl_;
+    const std::string node_ttl_;
+    const std::string dead_kept_;
 
     mutable std::mutex mutex_;
     // Guarded by mutex_.
     std::optional<std::string> run_id_;
     std::uint64_t link_ = 0;  // forget_link() counts up: a prepare() of an older link is void
+    std::string dead_nodes_;
 
     std::atomic<int> refusals_in_a_row_{0};
 };

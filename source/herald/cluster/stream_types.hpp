@@ -19,12 +19,25 @@ struct StoreSettings {
     Duration history_ttl = std::chrono::minutes(5);
     // How long a publish with an idempotency key answers retries with its first outcome.
     Duration idempotency_ttl = std::chrono::minutes(5);
-    // How long a node's presence counts (and its heartbeat) stay valid without a refresh: a
-    // node that died stops counting this long after its last refresh.
-    Duration presence_ttl = std::chrono::seconds(30);
+    // A node whose heartbeat is older than this is dead: its presence counts stop counting in
+    // the publishes and presence reads of every node that has heartbeated since.
+    Duration node_ttl = std::chrono::seconds(15);
+    // How long one of a node's presence counts stays valid without a refresh: what ends a count
+    // once its node is dead and gone from the node list too (kept there for twice this long).
+    // Much longer than node_ttl, so that a node refreshes each user's count only now and then.
+    Duration presence_ttl = std::chrono::minutes(5);
     // This node's name in presence hashes and the node list: unique in the cluster, and new
     // for each run of the process (a restarted node must not inherit its old counts).
     std::string node_id;
+};
+
+// What a heartbeat learned.
+struct Heartbeat {
+    std::size_t alive = 0;  // nodes alive, this one included
+    // This node was missing from the node list, or had been silent for longer than node_ttl:
+    // it is new, Redis lost its data, or other nodes took it for dead meanwhile. Its presence
+    // counts may be gone: it should write them all again.
+    bool revived = false;
 };
 
 // One message of a user's stream, as kept in Redis.

@@ -185,6 +185,32 @@ BOOST_AUTO_TEST_CASE(counts_and_acknowledgements_are_checked) {
     BOOST_TEST(done_reply(Reply::status("OK")).error() == bad_reply);
 }
 
+BOOST_AUTO_TEST_CASE(a_heartbeat_reply_gives_the_live_count_and_the_dead_nodes_a_line_each) {
+    auto beat = heartbeat_reply(
+        Reply::array({number(2), number(0), Reply::array({text("x/1"), text("y z/2")})}));
+    BOOST_REQUIRE(beat.has_value());
+    BOOST_TEST(beat->heartbeat.alive == 2u);
+    BOOST_TEST(!beat->heartbeat.revived);
+    BOOST_TEST(beat->dead_nodes == "x/1\ny z/2\n");
+    auto revived = heartbeat_reply(Reply::array({number(1), number(1), Reply::array({})}));
+    BOOST_REQUIRE(revived.has_value());
+    BOOST_TEST(revived->heartbeat.revived);
+    BOOST_TEST(revived->dead_nodes.empty());
+
+    BOOST_TEST(heartbeat_reply(Reply::error("OOM")).error() == refused);
+    const std::vector<Reply> wrong{
+        number(2),
+        Reply::array({number(2), number(0)}),
+        Reply::array({number(0), number(0), Reply::array({})}),  // not even itself alive
+        Reply::array({number(2), number(2), Reply::array({})}),
+        Reply::array({number(2), number(0), text("x")}),
+        Reply::array({number(2), number(0), Reply::array({number(1)})}),
+        Reply::array({number(2), number(0), Reply::array({text("")})}),
+    };
+    for (const Reply& reply : wrong)
+        BOOST_TEST(heartbeat_reply(reply).error() == bad_reply, reply);
+}
+
 BOOST_AUTO_TEST_CASE(the_run_id_is_read_from_info_server) {
     std::string info =
         "# Server\r\nredis_version:7.0.15\r\nrun_id:858cc04051deb49fe89a3fa63ae14fc296a3ce83\r\n"

@@ -152,10 +152,10 @@ awaitable<void> set_presence_ok(StreamStore& store, std::string uid, std::size_t
     BOOST_REQUIRE_MESSAGE(set.has_value(), set.error().message());
 }
 
-awaitable<std::size_t> heartbeat_ok(StreamStore& store) {
-    auto alive = co_await store.heartbeat();
-    BOOST_REQUIRE_MESSAGE(alive.has_value(), alive.error().message());
-    co_return *alive;
+awaitable<Heartbeat> heartbeat_ok(StreamStore& store) {
+    auto heartbeat = co_await store.heartbeat();
+    BOOST_REQUIRE_MESSAGE(heartbeat.has_value(), heartbeat.error().message());
+    co_return *heartbeat;
 }
 
 std::vector<std::uint64_t> seqs_of(const StreamRead& read) {
@@ -731,31 +731,99 @@ BOOST_AUTO_TEST_CASE(read_after_gives_each_user_what_follows_its_seq_in_one_call
     BOOST_TEST(cluster.stop());
 }
 
-BOOST_AUTO_TEST_CASE(heartbeats_count_the_live_nodes_and_drop_a_silent_one) {
+BOOST_AUTO_TEST_CASE(heartbeats_count_the_live_nodes_and_say_when_one_was_taken_for_dead) {
     RedisServer redis;
     StoreSettings quick = node_settings("a");
+    quick.node_ttl = milliseconds(500);
     quick.presence_ttl = milliseconds(1000);
-    Cluster cluster(redis, {quick, node_settings("b")});
+    StoreSettings slow = node_settings("b");
+    slow.node_ttl = milliseconds(500);
+    Cluster cluster(redis, {quick, slow});
     run(cluster.test_io, [&]() -> awaitable<void> {
         co_await require_all_prepared(cluster);
         auto& a = cluster.store(0);
         auto& b = cluster.store(1);
-        std::size_t nodes = co_await heartbeat_ok(b);
-        BOOST_TEST(nodes == 1u);
-        nodes = co_await heartbeat_ok(a);
-        BOOST_TEST(nodes == 2u);
-        nodes = co_await heartbeat_ok(a);
-        BOOST_TEST(nodes == 2u);
-        // b falls silent; a's next heartbeats drop it once it has been silent for a's TTL.
+        Heartbeat beat = co_await heartbeat_ok(b);
+        BOOST_TEST(beat.alive == 1u);
+        BOOST_TEST(beat.revived);  // a node new to the list writes its counts
+        beat = co_await heartbeat_ok(a);
+        BOOST_TEST(beat.alive == 2u);
+        beat = co_await heartbeat_ok(a);
+        BOOST_TEST(beat.alive == 2u);
+        BOOST_TEST(!beat.revived);
+        // b falls silent: a's heartbeats stop counting it once it has been silent for node_ttl.
         std::size_t alive = 2;
         for (int attempt = 0; attempt < 250 && alive != 1; ++attempt) {
-            alive = co_await heartbeat_ok(a);
+            alive = (co_await heartbeat_ok(a)).alive;
             if (alive != 1) co_await pause_for(milliseconds(20));
         }
         BOOST_TEST(alive == 1u);
-        BOOST_TEST(admin(redis, {"ZSCORE", std::string(nodes_key), "b"}).is_nil());
-        nodes = co_await heartbeat_ok(b);
-        BOOST_TEST(nodes == 2u);
+        // b comes back, and is told that it was taken for dead.
+        beat = co_await heartbeat_ok(b);
+        BOOST_TEST(beat.alive == 2u);
+        BOOST_TEST(beat.revived);
+        beat = co_await heartbeat_ok(b);
+        BOOST_TEST(!beat.revived);
+        // Silent for twice a's presence_ttl, b's counts have all expired: a drops it from the list.
+        bool dropped = false;
+        for (int attempt = 0; attempt < 250 && !dropped; ++attempt) {
+            co_await heartbeat_ok(a);
+            dropped = admin(redis, {"ZSCORE", std::string(nodes_key), "b"}).is_nil();
+            if (!dropped) co_await pause_for(milliseconds(20));
+        }
+        BOOST_TEST(dropped);
+        // Redis lost its data: every node is new to it.
+        admin(redis, {"FLUSHALL"});
+        beat = co_await heartbeat_ok(a);
+        BOOST_TEST(beat.alive == 1u);
+        BOOST_TEST(beat.revived);
+    });
+    BOOST_TEST(cluster.stop());
+}
+
+// A node that stops heartbeating stops counting as soon as the counting node's heartbeat has seen
+// it silent, though its counts have not expired; back, it counts again.
+BOOST_AUTO_TEST_CASE(a_silent_node_stops_counting_before_its_counts_expire) {
+    RedisServer redis;
+    StoreSettings a_settings = node_settings("a");
+    a_settings.node_ttl = milliseconds(300);
+    StoreSettings b_settings = node_settings("b");
+    b_settings.node_ttl = milliseconds(300);
+    Cluster cluster(redis, {a_settings, b_settings});
+    run(cluster.test_io, [&]() -> awaitable<void> {
+        co_await require_all_prepared(cluster);
+        auto& a = cluster.store(0);
+        auto& b = cluster.store(1);
+        co_await heartbeat_ok(a);
+        co_await heartbeat_ok(b);
+        co_await set_presence_ok(a, "u", 1);
+        co_await set_presence_ok(b, "u", 2);
+        co_await heartbeat_ok(a);
+        std::size_t counted = co_await presence_ok(a, "u");
+        BOOST_TEST(counted == 3u);
+
+        std::size_t alive = 2;
+        for (int attempt = 0; attempt < 250 && alive != 1; ++attempt) {
+            alive = (co_await heartbeat_ok(a)).alive;
+            if (alive != 1) co_await pause_for(milliseconds(20));
+        }
+        BOOST_REQUIRE(alive == 1u);
+        counted = co_await presence_ok(a, "u");
+        BOOST_TEST(counted == 1u);
+        PublishOutcome published = co_await publish_ok(a, "u", "1");
+        BOOST_TEST(published.delivered == 1u);
+        // Not counted, but kept: b may only have been taken for dead.
+        BOOST_TEST(integer_of(redis, {"HEXISTS", user_keys("u").presence, "b"}) == 1);
+        // A node that has not heartbeated since still counts b (its list is its last look).
+        counted = co_await presence_ok(b, "u");
+        BOOST_TEST(counted == 3u);
+
+        co_await heartbeat_ok(b);
+        co_await heartbeat_ok(a);
+        counted = co_await presence_ok(a, "u");
+        BOOST_TEST(counted == 3u);
+        published = co_await publish_ok(a, "u", "2");
+        BOOST_TEST(published.delivered == 3u);
     });
     BOOST_TEST(cluster.stop());
 }
@@ -909,7 +977,7 @@ BOOST_AUTO_TEST_CASE(a_lost_script_cache_is_loaded_again_and_each_call_made_once
         std::size_t counted = co_await presence_ok(store, "u");
         BOOST_TEST(counted == 2u);
         admin(redis, {"SCRIPT", "FLUSH"});
-        std::size_t nodes = co_await heartbeat_ok(store);
+        std::size_t nodes = (co_await heartbeat_ok(store)).alive;
         BOOST_TEST(nodes == 1u);
         admin(redis, {"SCRIPT", "FLUSH"});
         std::vector<std::pair<std::string, Since>> users{{"u", Since{first.epoch, 1}}};
