@@ -28,6 +28,8 @@ packages=(
   # redis-server processes (never the system service)
   libhiredis-dev
   redis-server
+  # the server's allocator (CMakeLists.txt says why)
+  libmimalloc-dev
 )
 
 missing=()

@@ -44,7 +44,7 @@ for path in ./usr/bin/herald ./usr/lib/systemd/system/herald.service ./etc/defau
 done
 dpkg-deb -I "$package" >"$work/info.txt"
 for field in 'Package: herald' 'Depends: .*adduser' 'Depends: .*libboost-json1.81.0' \
-    'Depends: .*libssl3'; do
+    'Depends: .*libssl3' 'Depends: .*libmimalloc2.0'; do
   grep -q "$field" "$work/info.txt" || fail "$package: no '$field' in its control data"
 done
 dpkg-deb -e "$package" "$work/control"
