@@ -223,8 +223,9 @@ void RedisEngine::on_command_link(redis::LinkEvent event) {
 // dies before its first upkeep; and a Redis that lost the counts gets them all again.
 awaitable<void> RedisEngine::prepare() {
     auto prepared = co_await store_.prepare();
+    // A failure is logged, and tried again by the upkeep.
     if (!prepared) {
-        log_warn("redis_prepare_failed", {{"error", prepared.error()}});  // tried again by the upkeep
+        log_warn("redis_prepare_failed", {{"error", prepared.error()}});
         co_return;
     }
     auto heartbeat = co_await store_.heartbeat();

@@ -231,6 +231,76 @@ BOOST_AUTO_TEST_CASE(redis_restarted_without_its_data_gives_new_epochs_and_says_
             text = co_await browser.receive();
         } while (text == "probe");
         BOOST_TEST(text == "still here");
+
+        // Redis lost the presence counts too. node0, new to the node list at its first heartbeat,
+        // writes all its counts again then: long before the slow refresh of each user's count
+        // (every 20 probe intervals, 6 s here) would have.
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        bool counted = false;
+        for (int attempt = 0; attempt < 150 && !counted; ++attempt) {
+            auto presence = co_await client::http_request(cluster.node(1), http::verb::get,
+                                                          "/presence?uid=seed");
+            counted = json::parse(presence.body).at("connections") == 1;
+            if (counted) break;
+            pause.expires_after(20ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        BOOST_TEST(counted);
+    });
+}
+
+// The connections of `uid` that `node` counts across the cluster (/presence).
+awaitable<std::int64_t> presence_of(tcp::endpoint node, std::string uid) {
+    auto answer =
+        co_await client::http_request(node, http::verb::get, "/presence?uid=" + std::move(uid));
+    BOOST_REQUIRE_EQUAL(answer.status, 200u);
+    co_return json::parse(answer.body).at("connections").to_number<std::int64_t>();
+}
+
+// Redis lost every key while the nodes' links stayed up (as after a failover to an empty
+// replica, or a FLUSHALL): nothing failed that a node could notice, but its next heartbeat finds
+// it missing from the node list, and it writes all its presence counts again at once. Each
+// user's own slow refresh (every 20 probe intervals, 6 s here, at a time set by its uid's hash)
+// would bring back 8 users within 3 s with a chance of 1 in 256.
+BOOST_AUTO_TEST_CASE(a_node_that_redis_forgot_writes_all_its_presence_again) {
+    TestCluster cluster({.nodes = 2});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        co_await wait_until_serving(cluster.node(1));
+        constexpr int users = 8;
+        std::vector<WebSocketClient> browsers;
+        for (int i = 0; i < users; ++i) {
+            std::string uid = "forgotten-" + std::to_string(i);
+            auto browser = co_await WebSocketClient::connect(cluster.node(0));
+            co_await browser.send(R"({"uid":")" + uid + R"("})");
+            co_await send_until_delivered(cluster.node(1), uid, "probe");
+            auto probe = co_await browser.receive();
+            BOOST_REQUIRE_EQUAL(probe, "probe");
+            browsers.push_back(std::move(browser));
+        }
+        for (int i = 0; i < users; ++i) {
+            std::int64_t counted =
+                co_await presence_of(cluster.node(1), "forgotten-" + std::to_string(i));
+            BOOST_REQUIRE_EQUAL(counted, 1);
+        }
+
+        auto flushed = cluster.redis().command({"FLUSHALL"});
+        BOOST_REQUIRE(flushed.has_value());
+
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        int back = 0;
+        for (int attempt = 0; attempt < 150 && back < users; ++attempt) {
+            back = 0;
+            for (int i = 0; i < users; ++i) {
+                std::int64_t counted =
+                    co_await presence_of(cluster.node(1), "forgotten-" + std::to_string(i));
+                back += counted == 1;
+            }
+            if (back == users) break;
+            pause.expires_after(20ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        BOOST_TEST(back == users);
     });
 }
 
