@@ -11,6 +11,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "herald/cluster/keys.hpp"
 #include "support/cluster.hpp"
 #include "support/event_stream.hpp"
 
@@ -29,6 +30,24 @@ std::vector<std::uint64_t> seqs_of(const StreamReader& reader) {
     for (const auto& message : reader.messages())
         seqs.push_back(message.seq);
     return seqs;
+}
+
+// A node's presence count of a user, "count:expiry_ms" in the user's presence hash (the one
+// node here): the expiry, by Redis's clock.
+std::int64_t presence_expiry(const RedisServer& redis, const std::string& uid) {
+    auto fields = redis.command({"HGETALL", herald::cluster::user_keys(uid).presence});
+    BOOST_REQUIRE(fields.has_value());
+    BOOST_REQUIRE_EQUAL(fields->elements.size(), 2u);
+    const std::string& value = fields->elements[1].text;
+    BOOST_REQUIRE_EQUAL(value.substr(0, 2), "1:");
+    return std::stoll(value.substr(2));
+}
+
+std::int64_t redis_now_ms(const RedisServer& redis) {
+    auto time = redis.command({"TIME"});
+    BOOST_REQUIRE(time.has_value());
+    BOOST_REQUIRE_EQUAL(time->elements.size(), 2u);
+    return std::stoll(time->elements[0].text) * 1000 + std::stoll(time->elements[1].text) / 1000;
 }
 
 std::vector<std::uint64_t> one_to(std::uint64_t last) {
@@ -214,6 +233,37 @@ BOOST_AUTO_TEST_CASE(a_retry_with_the_same_idempotency_key_on_another_node_publi
         BOOST_REQUIRE(got);
         BOOST_TEST(reader.messages()[0].data == "shipped");
         BOOST_TEST(reader.messages()[1].data == "next");  // no second "shipped" in between
+    });
+}
+
+// A node does not write its users' presence counts at every heartbeat, only now and then (each
+// user every 20 probe intervals), but a count's own expiry (60 intervals) never ends it while
+// its connection stays.
+BOOST_AUTO_TEST_CASE(a_connected_users_count_is_refreshed_before_it_expires) {
+    TestCluster cluster({.nodes = 1, .adjust = [](Config& config) {
+                             config.redis_probe_interval = 100ms;  // counts last 6 s
+                         }});
+    run([&]() -> awaitable<void> {
+        co_await wait_until_serving(cluster.node(0));
+        auto browser = co_await WebSocketClient::connect(cluster.node(0));
+        co_await browser.send(R"({"uid":"lasting"})");
+        co_await send_until_delivered(cluster.node(0), "lasting", "probe");
+        auto probe = co_await browser.receive();
+        BOOST_REQUIRE_EQUAL(probe, "probe");
+
+        // Past the expiry of the count the join wrote, and of those the node wrote at its start.
+        std::int64_t past = presence_expiry(cluster.redis(), "lasting") + 1000;
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        for (int attempt = 0; attempt < 300 && redis_now_ms(cluster.redis()) <= past; ++attempt) {
+            pause.expires_after(50ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        std::int64_t now = redis_now_ms(cluster.redis());
+        BOOST_REQUIRE_GT(now, past);
+        BOOST_TEST(presence_expiry(cluster.redis(), "lasting") > now);
+        auto presence = co_await client::http_request(cluster.node(0), http::verb::get,
+                                                      "/presence?uid=lasting");
+        BOOST_TEST(json::parse(presence.body).at("connections") == 1);
     });
 }
 
