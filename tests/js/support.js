@@ -86,6 +86,20 @@ export async function publish(server, uid, message, { apiKey, key, wait, timeout
   return answer;
 }
 
+// POST /send with a batch ({"messages": entries}); resolves with the answer's results, one
+// {delivered, seq} per entry, in their order.
+export async function publishBatch(server, entries) {
+  const response = await fetch(`${server.http}/send`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ messages: entries }),
+    signal: AbortSignal.timeout(30000),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new Error(`/send: ${response.status} ${JSON.stringify(answer)}`);
+  return answer.results;
+}
+
 export async function stats(server) {
   const response = await fetch(`${server.http}/stats`, { signal: AbortSignal.timeout(10000) });
   return response.json();
