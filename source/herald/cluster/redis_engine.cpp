@@ -233,9 +233,15 @@ awaitable<void> RedisEngine::prepare() {
         log_warn("redis_prepare_failed", {{"error", heartbeat.error()}});
         co_return;
     }
-    nodes_.store(heartbeat->alive, std::memory_order_relaxed);
-    if (heartbeat->revived) rewrite_presence_.store(true, std::memory_order_relaxed);
+    note_heartbeat(*heartbeat);
     prepared_.store(true, std::memory_order_release);
+}
+
+// The nodes alive, for /stats; and a node taken for dead, or new to a Redis that lost the node
+// list, has its counts all written again by the next upkeep.
+void RedisEngine::note_heartbeat(const Heartbeat& heartbeat) {
+    nodes_.store(heartbeat.alive, std::memory_order_relaxed);
+    if (heartbeat.revived) rewrite_presence_.store(true, std::memory_order_relaxed);
 }
 
 void RedisEngine::on_subscriber_link(std::size_t subscriber, redis::LinkEvent event) {
@@ -657,9 +663,8 @@ awaitable<void> RedisEngine::upkeep() {
         if (!prepared_.load(std::memory_order_acquire)) continue;
         co_await probe(round);
         auto heartbeat = co_await store_.heartbeat();
-        if (heartbeat) nodes_.store(heartbeat->alive, std::memory_order_relaxed);
-        bool all = rewrite_presence_.exchange(false, std::memory_order_relaxed) ||
-                   (heartbeat && heartbeat->revived);
+        if (heartbeat) note_heartbeat(*heartbeat);
+        bool all = rewrite_presence_.exchange(false, std::memory_order_relaxed);
 
         // A slice by the uid's hash: the same users each time, the refreshes spread evenly.
         std::size_t slice = round % refresh_rounds_;

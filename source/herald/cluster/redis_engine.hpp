@@ -112,6 +112,7 @@ class RedisEngine final : public Engine, private HubObserver {
     void on_command_link(redis::LinkEvent event);
     void on_subscriber_link(std::size_t subscriber, redis::LinkEvent event);
     awaitable<void> prepare();
+    void note_heartbeat(const Heartbeat& heartbeat);
     awaitable<void> probe(std::size_t round);
 
     using JoinSlots = asio::experimental::concurrent_channel<void(error_code)>;
